@@ -1,0 +1,48 @@
+# revserve: `make demo` builds and runs it, `make test` runs the whole suite. Both install the
+# Debian packages the build needs when they are missing (as root, or through sudo).
+
+SHELL := /bin/bash
+export PATH := /opt/swift/usr/bin:$(PATH)
+
+APT_PACKAGES := libhdf5-dev libpng-dev libopenblas-dev pkg-config
+SWIFT_RELEASE := -c release
+# Tests build with -enable-testing in their own folder, so `make demo` and `make test` do not
+# rebuild each other's products.
+TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path .build-test
+REVSERVE := .build/release/revserve
+
+.PHONY: all deps build test demo bench bench-kernels clean
+
+all: build
+
+deps:
+	@command -v swift >/dev/null || { echo "error: swift is not on PATH (expected the Swift 6 toolchain in /opt/swift)"; exit 1; }
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+build: deps
+	swift build $(SWIFT_RELEASE)
+
+test: deps
+	swift build $(TEST_FLAGS) --build-tests
+	swift test $(TEST_FLAGS) --skip-build
+
+demo: build
+	@echo "== revserve: kernel benchmark on the hamiltonian-74 convolution shapes =="
+	$(REVSERVE) bench kernels --repeats 3
+
+bench-kernels: build
+	$(REVSERVE) bench kernels
+
+bench: bench-kernels
+
+clean:
+	rm -rf .build .build-test

@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+// revserve: serving and training reversible residual networks (Chang et al., AAAI 2018).
+import PackageDescription
+
+let package = Package(
+    name: "revserve",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "revserve", targets: ["revserve"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries: module maps only, flags from pkg-config.
+        .systemLibrary(
+            name: "CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(
+            name: "CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+
+        // C wrappers for what Swift cannot call directly (HDF5's macro constants).
+        .target(name: "CShims", dependencies: ["CHDF5"]),
+
+        .target(name: "Tensor", dependencies: ["CBLAS"]),
+
+        .executableTarget(
+            name: "revserve",
+            dependencies: [
+                "Tensor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "CShimsTests", dependencies: ["CShims", "CHDF5"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

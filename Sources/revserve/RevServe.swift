@@ -1,0 +1,12 @@
+// The revserve executable: one root command whose subcommands serve, train and inspect
+// reversible residual networks. Only this target prints and exits.
+
+import ArgumentParser
+
+@main
+struct RevServe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "revserve",
+        abstract: "Serve and train reversible residual networks (Hamiltonian, Midpoint, Leapfrog).",
+        subcommands: [Bench.self])
+}
