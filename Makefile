@@ -37,7 +37,7 @@ test: deps
 
 demo: build
 	@echo "== revserve: kernel benchmark on the hamiltonian-74 convolution shapes =="
-	$(REVSERVE) bench kernels --repeats 3
+	$(REVSERVE) bench kernels --rounds 5
 
 bench-kernels: build
 	$(REVSERVE) bench kernels

@@ -7,16 +7,6 @@ public enum BLAS {
     /// batch itself, and two layers of threads on the same cores only slow each other down.
     static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 
-    /// Runs `body` with OpenBLAS using `threads` internal threads, then restores single-threading.
-    /// Only for measurements (the large-sgemm reference of the kernel benchmark): the setting is
-    /// global, so nothing else may call sgemm meanwhile.
-    public static func withInternalThreads<T>(_ threads: Int, _ body: () throws -> T) rethrows -> T {
-        _ = singleThreaded
-        openblas_set_num_threads(Int32(threads))
-        defer { openblas_set_num_threads(1) }
-        return try body()
-    }
-
     /// C ← alpha · op(A) · op(B) + beta · C, all row-major; op(A) is m×k, op(B) is k×n, C is m×n.
     @inline(__always)
     public static func sgemm(transA: Bool = false, transB: Bool = false,

@@ -1,11 +1,10 @@
 // ComputeThreads: how many cores a kernel may use, and the fork-join loop that spreads work over them.
 //
-// Kernels parallelise over the batch: each worker takes a contiguous slice of images and calls a
-// single-threaded sgemm on it. OpenBLAS's own threading is switched off (see BLAS.swift) so the two
+// Kernels parallelise over the batch: the batch is cut into contiguous slices of images, each
+// worker of a WorkerPool takes slices and calls a single-threaded sgemm on them. OpenBLAS's own threading is switched off (see BLAS.swift) so the two
 // never oversubscribe the cores. Work is split the same way for a given thread count, which keeps
 // results bit-identical run to run.
 
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,33 +32,24 @@ public struct ComputeThreads: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(count) thread\(count == 1 ? "" : "s")" }
 
-    /// The contiguous ranges that `0..<total` is split into: at most `count` of them, never empty.
+    /// The contiguous ranges that `0..<total` is split into, never empty. With several workers
+    /// there are a few chunks per worker, so that a worker that starts late or runs slower
+    /// (a busy core) does not leave the others idle at the end.
     public func chunks(of total: Int) -> [Range<Int>] {
-        let k = Swift.min(count, total)
+        let k = Swift.min(count == 1 ? 1 : count * 4, total)
         guard k > 0 else { return [] }
         return (0..<k).map { i in (i * total / k)..<((i + 1) * total / k) }
     }
 
     /// Runs `body(chunkIndex, range)` for every chunk of `0..<total`, in parallel, and returns
-    /// when all have finished. With one chunk the body runs on the calling thread.
+    /// when all have finished. With one chunk the body runs on the calling thread. Chunks write
+    /// disjoint memory, which is why the body may capture raw pointers into shared outputs.
     public func forEachChunk(of total: Int, _ body: (Int, Range<Int>) -> Void) {
         let parts = chunks(of: total)
         if parts.count <= 1 {
             if let only = parts.first { body(0, only) }
             return
         }
-        // Dispatch wants a @Sendable closure. The kernels' bodies capture raw pointers into
-        // disjoint slices of their outputs and all chunks finish before this returns, so handing
-        // the body across threads is safe even though the compiler cannot prove it.
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: parts.count) { i in shared.value(i, parts[i]) }
-        }
+        WorkerPool.shared(threads: count).run(chunks: parts.count) { i in body(i, parts[i]) }
     }
-}
-
-/// Carries a value the compiler cannot prove Sendable across a fork-join boundary (see above).
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

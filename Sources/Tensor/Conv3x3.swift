@@ -22,9 +22,7 @@ public enum Conv3x3 {
             throw .shapeMismatch(op: op, detail: "weight \(weight.shape) does not fit input \(x.shape): expected [\(cout), \(cin), 3, 3]")
         }
         if let bias { try requireShape(bias, [cout], "bias", op: op) }
-        var y = Tensor(zeros: [n, cout, h, w])
-        lowered(x: x, weight: weight, bias: bias, into: &y, threads: threads)
-        return y
+        return lowered(x: x, weight: weight, bias: bias, threads: threads)
     }
 
     /// dx = convT(dy, W): the gradient of conv with respect to its input.
@@ -54,13 +52,18 @@ public enum Conv3x3 {
                 partials.withUnsafeMutableBufferPointer { pp in
                     let xb = xp.baseAddress!, gb = gp.baseAddress!, pb = pp.baseAddress!
                     threads.forEachChunk(of: n) { chunk, range in
-                        let col = UnsafeMutablePointer<Float>.allocate(capacity: kk * hw)
-                        defer { col.deallocate() }
+                        let rb = im2colRowsPerBlock(height: h, width: w)
+                        ScratchBuffers.shared.with(capacity: kk * rb * w) { col in
                         for i in range {
-                            im2col3x3(xb + i * cin * hw, channels: cin, height: h, width: w, into: col)
-                            BLAS.sgemm(transB: true, m: cout, n: kk, k: hw,
-                                       a: gb + i * cout * hw, lda: hw, b: col, ldb: hw,
-                                       beta: 1, c: pb + chunk * cout * kk, ldc: kk)
+                            for r0 in stride(from: 0, to: h, by: rb) {
+                                let rows = r0..<Swift.min(h, r0 + rb), cols = rows.count * w
+                                im2col3x3(xb + i * cin * hw, channels: cin, height: h, width: w,
+                                          rows: rows, into: col)
+                                BLAS.sgemm(transB: true, m: cout, n: kk, k: cols,
+                                           a: gb + i * cout * hw + r0 * w, lda: hw, b: col, ldb: cols,
+                                           beta: 1, c: pb + chunk * cout * kk, ldc: kk)
+                            }
+                        }
                         }
                     }
                 }
@@ -99,32 +102,43 @@ public enum Conv3x3 {
 
     /// The shared lowering: y = W · im2col(x) (+ b) per image, images split over the workers.
     /// Shapes are checked by the callers.
-    static func lowered(x: Tensor, weight: Tensor, bias: Tensor?, into y: inout Tensor,
-                        threads: ComputeThreads) {
+    /// The sgemms write every element of the output (beta = 0), so it starts uninitialised.
+    static func lowered(x: Tensor, weight: Tensor, bias: Tensor?, threads: ComputeThreads) -> Tensor {
         let n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3]
         let cout = weight.shape[0]
         let kk = cin * 9, hw = h * w
+        guard n * cout * hw > 0 else { return Tensor(zeros: [n, cout, h, w]) }
+        return Tensor(uninitializedShape: [n, cout, h, w]) { yp in
         x.data.withUnsafeBufferPointer { xp in
             weight.data.withUnsafeBufferPointer { wp in
-                y.data.withUnsafeMutableBufferPointer { yp in
+                  (bias?.data ?? []).withUnsafeBufferPointer { biasp in
                     let xb = xp.baseAddress!, wb = wp.baseAddress!, yb = yp.baseAddress!
+                    let bp = bias == nil ? nil : biasp.baseAddress
                     threads.forEachChunk(of: n) { _, range in
-                        let col = UnsafeMutablePointer<Float>.allocate(capacity: kk * hw)
-                        defer { col.deallocate() }
+                        let rb = im2colRowsPerBlock(height: h, width: w)
+                        ScratchBuffers.shared.with(capacity: kk * rb * w) { col in
                         for i in range {
                             let out = yb + i * cout * hw
-                            var beta: Float = 0
-                            if let bias {
-                                for co in 0..<cout { (out + co * hw).update(repeating: bias.data[co], count: hw) }
-                                beta = 1
+                            for r0 in stride(from: 0, to: h, by: rb) {
+                                let rows = r0..<Swift.min(h, r0 + rb), cols = rows.count * w
+                                im2col3x3(xb + i * cin * hw, channels: cin, height: h, width: w,
+                                          rows: rows, into: col)
+                                BLAS.sgemm(m: cout, n: cols, k: kk, a: wb, lda: kk, b: col, ldb: cols,
+                                           beta: 0, c: out + r0 * w, ldc: hw)
+                                // The bias goes on while the block is still in cache.
+                                if let bp {
+                                    for co in 0..<cout {
+                                        let dst = out + co * hw + r0 * w, b = bp[co]
+                                        for j in 0..<cols { dst[j] += b }
+                                    }
+                                }
                             }
-                            im2col3x3(xb + i * cin * hw, channels: cin, height: h, width: w, into: col)
-                            BLAS.sgemm(m: cout, n: hw, k: kk, a: wb, lda: kk, b: col, ldb: hw,
-                                       beta: beta, c: out, ldc: hw)
+                        }
                         }
                     }
-                }
+                  }
             }
+        }
         }
     }
 }
@@ -145,9 +159,7 @@ public enum ConvTranspose3x3 {
             throw .shapeMismatch(op: op, detail: "weight \(weight.shape) does not fit input \(u.shape): expected [\(cout), \(cin), 3, 3]")
         }
         if let bias { try requireShape(bias, [cin], "bias", op: op) }
-        var y = Tensor(zeros: [n, cin, h, w])
-        Conv3x3.lowered(x: u, weight: flippedTransposedWeight(weight), bias: bias, into: &y, threads: threads)
-        return y
+        return Conv3x3.lowered(x: u, weight: flippedTransposedWeight(weight), bias: bias, threads: threads)
     }
 
     /// du = conv(g, W): the gradient of convT with respect to its input.

@@ -1,6 +1,10 @@
 // KernelBenchmark: measures the convolution kernels' GFLOP/s on given shapes next to a large
 // sgemm on the same threads, so kernel efficiency is read as a fraction of what the machine's
 // GEMM reaches in the same run. The executable prints the results.
+//
+// The machine is shared and its speed drifts over seconds, so the contenders are interleaved:
+// each round times the reference sgemm once and every kernel once, and medians are taken over
+// rounds. A slow period then hurts the reference and the kernels alike.
 
 public struct KernelMeasurement: Sendable, Codable {
     public var kernel: String
@@ -10,66 +14,86 @@ public struct KernelMeasurement: Sendable, Codable {
     public var gflops: Double
 }
 
+public struct KernelBenchmarkReport: Sendable, Codable {
+    public var threads: Int
+    public var rounds: Int
+    public var sgemm: KernelMeasurement
+    public var kernels: [KernelMeasurement]
+}
+
 public enum KernelBenchmark {
-    /// Median wall time of `repeats` runs of `body` after `warmup` untimed runs.
-    public static func medianSeconds<E: Error>(repeats: Int, warmup: Int = 1,
-                                               _ body: () throws(E) -> Void) throws(E) -> Double {
-        for _ in 0..<warmup { try body() }
-        var times: [Double] = []
-        for _ in 0..<Swift.max(1, repeats) {
-            let start = ContinuousClock.now
-            try body()
-            let d = ContinuousClock.now - start
-            times.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+    /// The (C, H = W) convolution shapes of hamiltonian-74: C per half of 32, 64, 112 channels.
+    public static let hamiltonian74Shapes = [(16, 32), (32, 16), (56, 8)]
+
+    /// Times, over `rounds` interleaved rounds after one warm-up round, a `sgemmSize`³ sgemm
+    /// split over `threads` and conv, transposed conv and conv weight gradient on every
+    /// (C, H = W) shape at batch `batch` with a C → C weight.
+    public static func run(shapes: [(channels: Int, size: Int)], batch: Int, sgemmSize: Int,
+                           threads: ComputeThreads, rounds: Int) throws(TensorError) -> KernelBenchmarkReport {
+        var cases: [(name: String, shape: [Int], flops: Double, body: () throws(TensorError) -> Void)] = []
+        cases.append(sgemmCase(size: sgemmSize, threads: threads))
+        var rng = SeededGenerator(seed: 2)
+        for (c, hw) in shapes {
+            let x = Tensor.randomNormal([batch, c, hw, hw], using: &rng)
+            let w = Tensor.randomNormal([c, c, 3, 3], std: 0.1, using: &rng)
+            let b = Tensor.randomNormal([c], using: &rng)
+            var dW = Tensor(zeros: [c, c, 3, 3])
+            let flops = 2.0 * Double(batch * c * c * 9 * hw * hw), shape = [batch, c, hw, hw]
+            cases.append(("conv", shape, flops, { () throws(TensorError) in
+                _ = try Conv3x3.forward(x, weight: w, bias: b, threads: threads) }))
+            cases.append(("conv transposed", shape, flops, { () throws(TensorError) in
+                _ = try ConvTranspose3x3.forward(x, weight: w, threads: threads) }))
+            cases.append(("conv weight grad", shape, flops, { () throws(TensorError) in
+                try Conv3x3.accumulateWeightGradient(&dW, input: x, outputGradient: x, threads: threads) }))
         }
-        times.sort()
-        return times[times.count / 2]
+        var times = [[Double]](repeating: [], count: cases.count)
+        for round in 0...Swift.max(1, rounds) {
+            for (i, c) in cases.enumerated() {
+                let start = ContinuousClock.now
+                try c.body()
+                if round > 0 { times[i].append(seconds(ContinuousClock.now - start)) }
+            }
+        }
+        let rows = cases.indices.map { i in
+            let t = times[i].sorted()[times[i].count / 2]
+            return KernelMeasurement(kernel: cases[i].name, shape: cases[i].shape, medianSeconds: t,
+                                     gflops: cases[i].flops / t / 1e9)
+        }
+        return KernelBenchmarkReport(threads: threads.count, rounds: Swift.max(1, rounds),
+                                     sgemm: rows[0], kernels: Array(rows.dropFirst()))
     }
 
-    /// A square sgemm of size `size` using OpenBLAS's own threading on `threads` cores.
-    public static func largeSgemm(size: Int, threads: ComputeThreads, repeats: Int) -> KernelMeasurement {
+    /// A square sgemm split by rows over the same worker threads the kernels use: the
+    /// machine's GEMM rate on these cores, without OpenBLAS's own thread pool.
+    private static func sgemmCase(size: Int, threads: ComputeThreads)
+        -> (name: String, shape: [Int], flops: Double, body: () throws(TensorError) -> Void) {
         var rng = SeededGenerator(seed: 1)
         let a = Tensor.randomUniform([size, size], using: &rng)
         let b = Tensor.randomUniform([size, size], using: &rng)
-        var c = Tensor(zeros: [size, size])
-        let t = BLAS.withInternalThreads(threads.count) {
-            medianSeconds(repeats: repeats) {
-                a.data.withUnsafeBufferPointer { ap in
-                    b.data.withUnsafeBufferPointer { bp in
-                        c.data.withUnsafeMutableBufferPointer { cp in
-                            BLAS.sgemm(m: size, n: size, k: size, a: ap.baseAddress!, lda: size,
-                                       b: bp.baseAddress!, ldb: size, beta: 0, c: cp.baseAddress!, ldc: size)
-                        }
+        let c = ScratchMatrix(count: size * size)
+        let body = { () throws(TensorError) in
+            a.data.withUnsafeBufferPointer { ap in
+                b.data.withUnsafeBufferPointer { bp in
+                    threads.forEachChunk(of: size) { _, rows in
+                        BLAS.sgemm(m: rows.count, n: size, k: size, a: ap.baseAddress! + rows.lowerBound * size,
+                                   lda: size, b: bp.baseAddress!, ldb: size, beta: 0,
+                                   c: c.pointer + rows.lowerBound * size, ldc: size)
                     }
                 }
             }
         }
-        return KernelMeasurement(kernel: "sgemm \(size)³", shape: [], medianSeconds: t,
-                                 gflops: 2 * pow3(size) / t / 1e9)
+        let flops = 2 * Double(size) * Double(size) * Double(size)
+        return ("sgemm \(size)³", [], flops, body)
     }
 
-    /// Conv, transposed conv and conv weight gradient on (N, C, H, W) with a C→C 3×3 weight.
-    public static func convolutions(batch n: Int, channels c: Int, size hw: Int,
-                                    threads: ComputeThreads, repeats: Int) throws(TensorError) -> [KernelMeasurement] {
-        var rng = SeededGenerator(seed: 2)
-        let x = Tensor.randomNormal([n, c, hw, hw], using: &rng)
-        let w = Tensor.randomNormal([c, c, 3, 3], std: 0.1, using: &rng)
-        let b = Tensor.randomNormal([c], using: &rng)
-        var dW = Tensor(zeros: [c, c, 3, 3])
-        let flops = 2.0 * Double(n * c * c * 9 * hw * hw)
-        let shape = [n, c, hw, hw]
-        func measure(_ name: String, _ body: () throws(TensorError) -> Void) throws(TensorError) -> KernelMeasurement {
-            let t = try medianSeconds(repeats: repeats, body)
-            return KernelMeasurement(kernel: name, shape: shape, medianSeconds: t, gflops: flops / t / 1e9)
-        }
-        return [
-            try measure("conv") { () throws(TensorError) in _ = try Conv3x3.forward(x, weight: w, bias: b, threads: threads) },
-            try measure("conv transposed") { () throws(TensorError) in _ = try ConvTranspose3x3.forward(x, weight: w, threads: threads) },
-            try measure("conv weight grad") { () throws(TensorError) in
-                try Conv3x3.accumulateWeightGradient(&dW, input: x, outputGradient: x, threads: threads)
-            },
-        ]
+    private static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
+}
 
-    private static func pow3(_ n: Int) -> Double { Double(n) * Double(n) * Double(n) }
+/// An output matrix the benchmark writes into; freed with the benchmark.
+private final class ScratchMatrix: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(count: Int) { pointer = .allocate(capacity: count); pointer.initialize(repeating: 0, count: count) }
+    deinit { pointer.deallocate() }
 }

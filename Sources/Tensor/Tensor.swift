@@ -33,6 +33,17 @@ public struct Tensor: Sendable, Equatable {
         self.data = data
     }
 
+    /// A tensor whose every element `fill` writes. Skips the zero fill of `init(zeros:)`: for a
+    /// kernel's output, the serial memset (and first touch of fresh pages) on the calling thread
+    /// was a measurable share of a threaded convolution.
+    init(uninitializedShape shape: [Int], fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        self.shape = shape
+        self.data = [Float](unsafeUninitializedCapacity: shape.reduce(1, *)) { buffer, count in
+            fill(buffer)
+            count = buffer.count
+        }
+    }
+
     /// Number of elements.
     @inlinable public var count: Int { data.count }
     /// Number of axes.

@@ -20,8 +20,8 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Batch size.")
     var batch: Int = 64
 
-    @Option(help: "Timed repetitions per kernel (the median is reported).")
-    var repeats: Int = 10
+    @Option(help: "Timed rounds; each round runs the sgemm and every kernel once (medians are reported).")
+    var rounds: Int = 30
 
     @Option(help: "Size of the square reference sgemm.")
     var sgemmSize: Int = 2048
@@ -32,28 +32,24 @@ struct BenchKernels: ParsableCommand {
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
-        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
         guard sgemmSize >= 64 else { throw ValidationError("--sgemm-size must be at least 64, got \(sgemmSize)") }
     }
 
     func run() throws {
-        let pool = ComputeThreads(threads)
-        let reference = KernelBenchmark.largeSgemm(size: sgemmSize, threads: pool, repeats: repeats)
-        var rows: [KernelMeasurement] = []
-        for (c, hw) in [(16, 32), (32, 16), (56, 8)] {
-            rows += try KernelBenchmark.convolutions(batch: batch, channels: c, size: hw, threads: pool, repeats: repeats)
-        }
+        let report = try KernelBenchmark.run(
+            shapes: KernelBenchmark.hamiltonian74Shapes.map { (channels: $0.0, size: $0.1) },
+            batch: batch, sgemmSize: sgemmSize, threads: ComputeThreads(threads), rounds: rounds)
         if json {
-            struct Report: Codable { var threads: Int; var sgemm: KernelMeasurement; var kernels: [KernelMeasurement] }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let data = try encoder.encode(Report(threads: threads, sgemm: reference, kernels: rows))
-            print(String(decoding: data, as: UTF8.self))
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        print("threads: \(threads)   reference \(reference.kernel): \(fmt(reference.gflops)) GFLOP/s")
+        let reference = report.sgemm
+        print("threads: \(threads)   rounds: \(rounds)   reference \(reference.kernel): \(fmt(reference.gflops)) GFLOP/s")
         print(pad("kernel", 18) + pad("input (N,C,H,W)", 20) + pad("ms", 10) + pad("GFLOP/s", 10) + "of sgemm")
-        for r in rows {
+        for r in report.kernels {
             let shape = r.shape.map(String.init).joined(separator: ",")
             print(pad(r.kernel, 18) + pad(shape, 20) + pad(fmt(r.medianSeconds * 1e3), 10)
                   + pad(fmt(r.gflops), 10) + fmt(100 * r.gflops / reference.gflops) + "%")

@@ -1,0 +1,44 @@
+// ScratchBuffers: reusable float buffers for the kernels' im2col blocks and partial sums.
+//
+// Kernels need a few hundred KiB of scratch per worker on every call. Allocating it afresh each
+// time costs page faults (large blocks come from mmap) that showed up as a large, noisy share of
+// a convolution's time, so finished buffers go back to a small shared free list instead.
+
+import Synchronization
+
+final class ScratchBuffers: Sendable {
+    static let shared = ScratchBuffers()
+
+    private struct Buffer: @unchecked Sendable {   // owned by exactly one holder at a time
+        let pointer: UnsafeMutablePointer<Float>
+        let capacity: Int
+    }
+    private let free = Mutex<[Buffer]>([])
+    /// Buffers kept for reuse at most; more than the workers ever hold at once.
+    private let keep = 64
+
+    /// Runs `body` with a buffer of at least `capacity` floats (contents unspecified).
+    func with<T>(capacity: Int, _ body: (UnsafeMutablePointer<Float>) throws -> T) rethrows -> T {
+        let buffer = take(capacity)
+        defer { give(buffer) }
+        return try body(buffer.pointer)
+    }
+
+    private func take(_ capacity: Int) -> Buffer {
+        let reused = free.withLock { list -> Buffer? in
+            guard let i = list.firstIndex(where: { $0.capacity >= capacity }) else { return nil }
+            return list.remove(at: i)
+        }
+        return reused ?? Buffer(pointer: .allocate(capacity: Swift.max(capacity, 1)), capacity: capacity)
+    }
+
+    private func give(_ buffer: Buffer) {
+        let dropped = free.withLock { list -> Buffer? in
+            list.append(buffer)
+            // Over the limit, drop the smallest: the large ones are the expensive ones to make.
+            guard list.count > keep, let i = list.indices.min(by: { list[$0].capacity < list[$1].capacity }) else { return nil }
+            return list.remove(at: i)
+        }
+        dropped?.pointer.deallocate()
+    }
+}
