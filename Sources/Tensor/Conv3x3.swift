@@ -7,13 +7,13 @@
 // Gradients use that duality: the input gradient of each is the other one.
 
 public enum Conv3x3 {
-    /// y = conv(x, W) + b.
+    /// y = conv(x, W) + b, or σ(conv(x, W) + b) with `relu` (fused: applied block by block).
     /// - Parameters:
     ///   - x: (N, Cin, H, W)
     ///   - weight: (Cout, Cin, 3, 3)
     ///   - bias: (Cout), or nil for none
     /// - Returns: (N, Cout, H, W)
-    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
+    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, relu: Bool = false,
                                threads: ComputeThreads = .one) throws(TensorError) -> Tensor {
         let op = "Conv3x3.forward"
         let (n, cin, h, w) = try nchw(x, "input", op: op)
@@ -22,7 +22,7 @@ public enum Conv3x3 {
             throw .shapeMismatch(op: op, detail: "weight \(weight.shape) does not fit input \(x.shape): expected [\(cout), \(cin), 3, 3]")
         }
         if let bias { try requireShape(bias, [cout], "bias", op: op) }
-        return lowered(x: x, weight: weight, bias: bias, threads: threads)
+        return lowered(x: x, weight: weight, bias: bias, relu: relu, threads: threads)
     }
 
     /// dx = convT(dy, W): the gradient of conv with respect to its input.
@@ -79,6 +79,14 @@ public enum Conv3x3 {
         }
     }
 
+    /// The weight Wf with conv(x, Wf) = convT(x, W): Wf[ci, co, kh, kw] = W[co, ci, 2 − kh, 2 − kw].
+    /// The map is a permutation of the entries and its own inverse (and adjoint), so for a square
+    /// W the antisymmetric operator K − Kᵀ is the single convolution with weight W − Wf.
+    public static func flippedTransposed(_ weight: Tensor) throws(TensorError) -> Tensor {
+        _ = try convWeightChannels(weight, op: "Conv3x3.flippedTransposed")
+        return flippedTransposedWeight(weight)
+    }
+
     /// db += Σ_{n,h,w} dy[n, c, h, w].
     /// - Parameters: db: (C), accumulated into; dy: (N, C, H, W).
     public static func accumulateBiasGradient(_ db: inout Tensor, outputGradient dy: Tensor) throws(TensorError) {
@@ -102,21 +110,25 @@ public enum Conv3x3 {
 
     /// The shared lowering: y = W · im2col(x) (+ b) per image, images split over the workers.
     /// Shapes are checked by the callers.
-    /// The sgemms write every element of the output (beta = 0), so it starts uninitialised.
-    static func lowered(x: Tensor, weight: Tensor, bias: Tensor?, threads: ComputeThreads) -> Tensor {
+    /// The shared lowering: y = W · im2col(x) (+ b) (then ReLU) per block of output rows, images
+    /// split over the workers. Bias and ReLU are applied to each block while it is still in
+    /// cache. The sgemms write every element, so the output starts uninitialised.
+    /// Shapes are checked by the callers.
+    static func lowered(x: Tensor, weight: Tensor, bias: Tensor?, relu: Bool = false,
+                        threads: ComputeThreads) -> Tensor {
         let n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3]
         let cout = weight.shape[0]
         let kk = cin * 9, hw = h * w
         guard n * cout * hw > 0 else { return Tensor(zeros: [n, cout, h, w]) }
+        let biasValues = bias?.data ?? []
         return Tensor(uninitializedShape: [n, cout, h, w]) { yp in
-        x.data.withUnsafeBufferPointer { xp in
+            x.data.withUnsafeBufferPointer { xp in
             weight.data.withUnsafeBufferPointer { wp in
-                  (bias?.data ?? []).withUnsafeBufferPointer { biasp in
-                    let xb = xp.baseAddress!, wb = wp.baseAddress!, yb = yp.baseAddress!
-                    let bp = bias == nil ? nil : biasp.baseAddress
-                    threads.forEachChunk(of: n) { _, range in
-                        let rb = im2colRowsPerBlock(height: h, width: w)
-                        ScratchBuffers.shared.with(capacity: kk * rb * w) { col in
+            biasValues.withUnsafeBufferPointer { bp in
+                let xb = xp.baseAddress!, wb = wp.baseAddress!, yb = yp.baseAddress!
+                let rb = im2colRowsPerBlock(height: h, width: w)
+                threads.forEachChunk(of: n) { _, range in
+                    ScratchBuffers.shared.with(capacity: kk * rb * w) { col in
                         for i in range {
                             let out = yb + i * cout * hw
                             for r0 in stride(from: 0, to: h, by: rb) {
@@ -125,20 +137,30 @@ public enum Conv3x3 {
                                           rows: rows, into: col)
                                 BLAS.sgemm(m: cout, n: cols, k: kk, a: wb, lda: kk, b: col, ldb: cols,
                                            beta: 0, c: out + r0 * w, ldc: hw)
-                                // The bias goes on while the block is still in cache.
-                                if let bp {
-                                    for co in 0..<cout {
-                                        let dst = out + co * hw + r0 * w, b = bp[co]
-                                        for j in 0..<cols { dst[j] += b }
-                                    }
-                                }
+                                epilogue(out + r0 * w, channels: cout, columns: cols, stride: hw,
+                                         bias: bp.isEmpty ? nil : bp.baseAddress, relu: relu)
                             }
                         }
-                        }
                     }
-                  }
+                }
+            }
+            }
             }
         }
+    }
+
+    /// Adds the bias and applies ReLU to `channels` rows of `columns` values, `stride` apart.
+    @inline(__always)
+    static func epilogue(_ y: UnsafeMutablePointer<Float>, channels: Int, columns: Int, stride: Int,
+                         bias: UnsafePointer<Float>?, relu: Bool) {
+        guard bias != nil || relu else { return }
+        for c in 0..<channels {
+            let row = y + c * stride, b = bias?[c] ?? 0
+            if relu {
+                for j in 0..<columns { row[j] = Swift.max(row[j] + b, 0) }
+            } else {
+                for j in 0..<columns { row[j] += b }
+            }
         }
     }
 }

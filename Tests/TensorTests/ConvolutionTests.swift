@@ -144,3 +144,21 @@ let convShapes: [(Int, Int, Int, Int, Int)] = [
         }
     }
 }
+
+@Suite struct FusedConvolutionTests {
+    @Test func fusedReLUEqualsReLUOfConv() throws {
+        for (k, (n, cin, cout, h, w)) in convShapes.enumerated() {
+            let x = random([n, cin, h, w], seed: UInt64(k)), wt = random([cout, cin, 3, 3], seed: UInt64(50 + k))
+            let b = random([cout], seed: UInt64(60 + k))
+            let fused = try Conv3x3.forward(x, weight: wt, bias: b, relu: true, threads: ComputeThreads(2))
+            #expect(relativeError(fused, ReLU.forward(ConvReference.conv(x, weight: wt, bias: b))) <= 1e-5)
+        }
+    }
+
+    @Test func flippedTransposedWeightTurnsConvIntoItsTranspose() throws {
+        let x = random([2, 5, 6, 7], seed: 1), wt = random([5, 5, 3, 3], seed: 2)
+        let viaFlip = try Conv3x3.forward(x, weight: Conv3x3.flippedTransposed(wt))
+        #expect(relativeError(viaFlip, ConvReference.convTranspose(x, weight: wt)) <= 1e-5)
+        #expect(try Conv3x3.flippedTransposed(Conv3x3.flippedTransposed(wt)) == wt)   // an involution
+    }
+}

@@ -189,3 +189,17 @@ func awayFromZero(_ shape: [Int], seed: UInt64, margin: Float = 0.1) -> Tensor {
         #expect(Tensor.randomNormal([16], using: &a) == Tensor.randomNormal([16], using: &b))
     }
 }
+
+@Suite struct ChannelSliceTests {
+    @Test func splitThenJoinIsIdentity() throws {
+        let x = random([3, 6, 2, 5], seed: 1)
+        let y = try x.channels(0..<2), z = try x.channels(2..<6)
+        #expect(y.shape == [3, 2, 2, 5] && z.shape == [3, 4, 2, 5])
+        #expect(y[2, 1, 1, 4] == x[2, 1, 1, 4] && z[1, 3, 0, 2] == x[1, 5, 0, 2])
+        #expect(try Tensor.concatenatingChannels([y, z]) == x)
+        expectTensorError(mentioning: ["channels 4..<8", "0..<6"]) { _ = try x.channels(4..<8) }
+        expectTensorError(mentioning: ["part 1", "[3, 2, 2, 4]"]) {
+            _ = try Tensor.concatenatingChannels([y, Tensor(zeros: [3, 2, 2, 4])])
+        }
+    }
+}
