@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "revserve", targets: ["revserve"]),
         .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "RevNet", targets: ["RevNet"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,16 +29,18 @@ let package = Package(
         .target(name: "CShims", dependencies: ["CHDF5"]),
 
         .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "RevNet", dependencies: ["Tensor"]),
 
         .executableTarget(
             name: "revserve",
             dependencies: [
-                "Tensor",
+                "Tensor", "RevNet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "CShimsTests", dependencies: ["CShims", "CHDF5"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "RevNetTests", dependencies: ["RevNet", "Tensor"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,25 @@
+// EngineContext: what every engine call carries: the compute threads, and an optional counter of
+// residual-function evaluations (tests use it to prove that reversible backprop evaluates each
+// block function exactly once forward and once backward).
+
+import Synchronization
+import Tensor
+
+public struct EngineContext: Sendable {
+    public var threads: ComputeThreads
+    public var counter: EvaluationCounter?
+
+    public init(threads: ComputeThreads = .one, counter: EvaluationCounter? = nil) {
+        self.threads = threads
+        self.counter = counter
+    }
+}
+
+/// Counts residual-function evaluations (K-σ-Kᵀ or σ(A·+b) applications), thread-safely.
+public final class EvaluationCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    public init() {}
+    public var count: Int { value.load(ordering: .relaxed) }
+    func increment() { value.add(1, ordering: .relaxed) }
+    public func reset() { value.store(0, ordering: .relaxed) }
+}
