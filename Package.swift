@@ -30,17 +30,19 @@ let package = Package(
 
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "RevNet", dependencies: ["Tensor"]),
+        .target(name: "Training", dependencies: ["RevNet", "Tensor"]),
 
         .executableTarget(
             name: "revserve",
             dependencies: [
-                "Tensor", "RevNet",
+                "Tensor", "RevNet", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "CShimsTests", dependencies: ["CShims", "CHDF5"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "RevNetTests", dependencies: ["RevNet", "Tensor"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "RevNet", "Tensor"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
-// Conv3x3 and ConvTranspose3x3: the fast convolution kernels (im2col + OpenBLAS sgemm, threaded
-// over the batch) with their input, weight and bias gradients. Naive references: ConvReference.swift.
+// Conv3x3 and ConvTranspose3x3: the fast convolution kernels (nine shifted OpenBLAS sgemms on a
+// padded grid, ConvLowering.swift; threaded over the batch) with their input, weight and bias
+// gradients. Naive references: ConvReference.swift.
 //
 // conv(x, W): x (N, Cin, H, W), W (Cout, Cin, 3, 3) → (N, Cout, H, W); stride 1, zero padding 1,
 // PyTorch's cross-correlation convention. convT(u, W) with the same W maps (N, Cout, H, W) →
@@ -43,25 +44,32 @@ public enum Conv3x3 {
             throw .shapeMismatch(op: op, detail: "input \(x.shape) and output gradient \(dy.shape) differ in N, H or W")
         }
         try requireShape(dW, [cout, cin, 3, 3], "weight gradient", op: op)
-        let kk = cin * 9, hw = h * w
+        let hw = h * w, taps = 9 * cout * cin
+        let grid = PaddedGrid(height: h, width: w), rb = grid.rowsPerBlock, nb = grid.columns(rows: rb)
         let parts = threads.chunks(of: n)
-        // One private accumulator per chunk, summed in chunk order: deterministic for a thread count.
-        var partials = [Float](repeating: 0, count: parts.count * cout * kk)
+        // One private tap-major accumulator (9 × Cout × Cin) per chunk, summed in chunk order:
+        // deterministic for a thread count.
+        var partials = [Float](repeating: 0, count: parts.count * taps)
         x.data.withUnsafeBufferPointer { xp in
             dy.data.withUnsafeBufferPointer { gp in
                 partials.withUnsafeMutableBufferPointer { pp in
                     let xb = xp.baseAddress!, gb = gp.baseAddress!, pb = pp.baseAddress!
                     threads.forEachChunk(of: n) { chunk, range in
-                        let rb = im2colRowsPerBlock(height: h, width: w)
-                        ScratchBuffers.shared.with(capacity: kk * rb * w) { col in
-                        for i in range {
-                            for r0 in stride(from: 0, to: h, by: rb) {
-                                let rows = r0..<Swift.min(h, r0 + rb), cols = rows.count * w
-                                im2col3x3(xb + i * cin * hw, channels: cin, height: h, width: w,
-                                          rows: rows, into: col)
-                                BLAS.sgemm(transB: true, m: cout, n: kk, k: cols,
-                                           a: gb + i * cout * hw + r0 * w, lda: hw, b: col, ldb: cols,
-                                           beta: 1, c: pb + chunk * cout * kk, ldc: kk)
+                        let scratch = ScratchBuffers.shared
+                        scratch.with(capacity: cin * grid.planeSize) { padded in
+                        scratch.with(capacity: cout * nb) { dyBlock in
+                            for i in range {
+                                grid.pad(xb + i * cin * hw, channels: cin, into: padded)
+                                for r0 in stride(from: 0, to: h, by: rb) {
+                                    let rows = r0..<Swift.min(h, r0 + rb), cols = grid.columns(rows: rows.count)
+                                    grid.spread(gb + i * cout * hw, channels: cout, rows: rows, into: dyBlock)
+                                    // dW_tap += dy · shifted_tapᵀ
+                                    for tap in 0..<9 {
+                                        BLAS.sgemm(transB: true, m: cout, n: cin, k: cols, a: dyBlock, lda: cols,
+                                                   b: padded + grid.offset(tap: tap, firstRow: r0), ldb: grid.planeSize,
+                                                   beta: 1, c: pb + chunk * taps + tap * cout * cin, ldc: cin)
+                                    }
+                                }
                             }
                         }
                         }
@@ -72,8 +80,13 @@ public enum Conv3x3 {
         dW.data.withUnsafeMutableBufferPointer { d in
             partials.withUnsafeBufferPointer { p in
                 for chunk in 0..<parts.count {
-                    let base = chunk * cout * kk
-                    for j in 0..<(cout * kk) { d[j] += p[base + j] }
+                    for tap in 0..<9 {
+                        for co in 0..<cout {
+                            for ci in 0..<cin {
+                                d[(co * cin + ci) * 9 + tap] += p[chunk * taps + (tap * cout + co) * cin + ci]
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -108,58 +121,45 @@ public enum Conv3x3 {
         }
     }
 
-    /// The shared lowering: y = W · im2col(x) (+ b) per image, images split over the workers.
-    /// Shapes are checked by the callers.
-    /// The shared lowering: y = W · im2col(x) (+ b) (then ReLU) per block of output rows, images
-    /// split over the workers. Bias and ReLU are applied to each block while it is still in
-    /// cache. The sgemms write every element, so the output starts uninitialised.
-    /// Shapes are checked by the callers.
+    /// The shared lowering (ConvLowering.swift): per image, pad, then per block of output rows
+    /// nine accumulating sgemms on the padded grid, then bias and ReLU while the block is written
+    /// out. Images are split over the workers. Every output element is written, so the output
+    /// starts uninitialised. Shapes are checked by the callers.
     static func lowered(x: Tensor, weight: Tensor, bias: Tensor?, relu: Bool = false,
                         threads: ComputeThreads) -> Tensor {
         let n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3]
-        let cout = weight.shape[0]
-        let kk = cin * 9, hw = h * w
+        let cout = weight.shape[0], hw = h * w
         guard n * cout * hw > 0 else { return Tensor(zeros: [n, cout, h, w]) }
-        let biasValues = bias?.data ?? []
+        let grid = PaddedGrid(height: h, width: w), rb = grid.rowsPerBlock, nb = grid.columns(rows: rb)
+        let taps = tapMajor(weight), biasValues = bias?.data ?? []
         return Tensor(uninitializedShape: [n, cout, h, w]) { yp in
             x.data.withUnsafeBufferPointer { xp in
-            weight.data.withUnsafeBufferPointer { wp in
+            taps.withUnsafeBufferPointer { tp in
             biasValues.withUnsafeBufferPointer { bp in
-                let xb = xp.baseAddress!, wb = wp.baseAddress!, yb = yp.baseAddress!
-                let rb = im2colRowsPerBlock(height: h, width: w)
+                let xb = xp.baseAddress!, tb = tp.baseAddress!, yb = yp.baseAddress!
+                let biasPointer = bp.isEmpty ? nil : bp.baseAddress
                 threads.forEachChunk(of: n) { _, range in
-                    ScratchBuffers.shared.with(capacity: kk * rb * w) { col in
+                    let scratch = ScratchBuffers.shared
+                    scratch.with(capacity: cin * grid.planeSize) { padded in
+                    scratch.with(capacity: cout * nb) { block in
                         for i in range {
-                            let out = yb + i * cout * hw
+                            grid.pad(xb + i * cin * hw, channels: cin, into: padded)
                             for r0 in stride(from: 0, to: h, by: rb) {
-                                let rows = r0..<Swift.min(h, r0 + rb), cols = rows.count * w
-                                im2col3x3(xb + i * cin * hw, channels: cin, height: h, width: w,
-                                          rows: rows, into: col)
-                                BLAS.sgemm(m: cout, n: cols, k: kk, a: wb, lda: kk, b: col, ldb: cols,
-                                           beta: 0, c: out + r0 * w, ldc: hw)
-                                epilogue(out + r0 * w, channels: cout, columns: cols, stride: hw,
-                                         bias: bp.isEmpty ? nil : bp.baseAddress, relu: relu)
+                                let rows = r0..<Swift.min(h, r0 + rb), cols = grid.columns(rows: rows.count)
+                                for tap in 0..<9 {
+                                    BLAS.sgemm(m: cout, n: cols, k: cin, a: tb + tap * cout * cin, lda: cin,
+                                               b: padded + grid.offset(tap: tap, firstRow: r0), ldb: grid.planeSize,
+                                               beta: tap == 0 ? 0 : 1, c: block, ldc: cols)
+                                }
+                                grid.compact(block, channels: cout, rows: rows, into: yb + i * cout * hw,
+                                             bias: biasPointer, relu: relu)
                             }
                         }
+                    }
                     }
                 }
             }
             }
-            }
-        }
-    }
-
-    /// Adds the bias and applies ReLU to `channels` rows of `columns` values, `stride` apart.
-    @inline(__always)
-    static func epilogue(_ y: UnsafeMutablePointer<Float>, channels: Int, columns: Int, stride: Int,
-                         bias: UnsafePointer<Float>?, relu: Bool) {
-        guard bias != nil || relu else { return }
-        for c in 0..<channels {
-            let row = y + c * stride, b = bias?[c] ?? 0
-            if relu {
-                for j in 0..<columns { row[j] = Swift.max(row[j] + b, 0) }
-            } else {
-                for j in 0..<columns { row[j] += b }
             }
         }
     }

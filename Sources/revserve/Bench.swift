@@ -1,9 +1,9 @@
-// `revserve bench`: in-process measurements. `bench kernels` times the convolution kernels.
+// `revserve bench`: in-process measurements of networks (infer, train) and kernels.
 
 import ArgumentParser
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure revserve's kernels in-process.",
-        subcommands: [BenchKernels.self])
+        abstract: "Measure revserve in-process: whole networks (infer, train) or kernels.",
+        subcommands: [BenchInfer.self, BenchTrain.self, BenchKernels.self])
 }
