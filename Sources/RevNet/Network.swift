@@ -136,18 +136,19 @@ public struct Network: Sendable {
 
     func stem(_ x: Tensor, _ ctx: EngineContext) throws(TensorError) -> Tensor {
         let c = try Conv3x3.forward(x, weight: weights.tensors[layout.stemConv], threads: ctx.threads)
-        return ReLU.forward(try batchNormEval(c, layout.stemBN))
+        return try batchNormEval(c, layout.stemBN, relu: true)
     }
 
     func head(_ x: Tensor) throws(TensorError) -> Tensor {
-        let pooled = try GlobalAvgPool.forward(ReLU.forward(try batchNormEval(x, layout.headBN)))
+        let pooled = try GlobalAvgPool.forward(try batchNormEval(x, layout.headBN, relu: true))
         return try Linear.forward(pooled, weight: weights.tensors[layout.fcWeight], bias: weights.tensors[layout.fcBias])
     }
 
-    func batchNormEval(_ x: Tensor, _ p: BatchNormPositions) throws(TensorError) -> Tensor {
+    /// Batch norm with running statistics, then ReLU (always so in the stem and the head).
+    func batchNormEval(_ x: Tensor, _ p: BatchNormPositions, relu: Bool) throws(TensorError) -> Tensor {
         try BatchNorm.forwardInference(x, gamma: weights.tensors[p.gamma], beta: weights.tensors[p.beta],
                                        runningMean: weights.tensors[p.mean], runningVar: weights.tensors[p.variance],
-                                       eps: config.bnEps)
+                                       eps: config.bnEps, relu: relu)
     }
 
     /// Unit u on input x (N, C_u, H_u, W_u), no tapes kept.

@@ -53,13 +53,14 @@ public enum BatchNorm {
         return (y, cache)
     }
 
-    /// Eval mode: y = γ·(x − running mean)/sqrt(running var + eps) + β. Shapes as in training.
+    /// Eval mode: y = γ·(x − running mean)/sqrt(running var + eps) + β, or σ(y) with `relu`
+    /// (fused: one pass over the data instead of two). Shapes as in training.
     public static func forwardInference(_ x: Tensor, gamma: Tensor, beta: Tensor,
                                         runningMean: Tensor, runningVar: Tensor,
-                                        eps: Float = 1e-5) throws(TensorError) -> Tensor {
+                                        eps: Float = 1e-5, relu: Bool = false) throws(TensorError) -> Tensor {
         _ = try checkParameters(x, gamma, beta, runningMean, runningVar, op: "BatchNorm.forwardInference")
         let invStd = runningVar.data.map { 1 / ($0 + eps).squareRoot() }
-        return normalise(x, mean: runningMean.data, invStd: invStd, gamma: gamma, beta: beta)
+        return normalise(x, mean: runningMean.data, invStd: invStd, gamma: gamma, beta: beta, relu: relu)
     }
 
     /// Backward of training mode. Returns dx; accumulates dγ += Σ dy·x̂ and dβ += Σ dy.
@@ -111,23 +112,25 @@ public enum BatchNorm {
     }
 
     private static func normalise(_ x: Tensor, mean: [Float], invStd: [Float],
-                                  gamma: Tensor, beta: Tensor) -> Tensor {
+                                  gamma: Tensor, beta: Tensor, relu: Bool = false) -> Tensor {
         let (n, c) = (x.shape[0], x.shape[1])
         let hw = x.shape[2] * x.shape[3]
-        var y = Tensor(zeros: x.shape)
-        x.data.withUnsafeBufferPointer { xp in
-            y.data.withUnsafeMutableBufferPointer { yp in
+        return Tensor(uninitializedShape: x.shape) { yp in
+            x.data.withUnsafeBufferPointer { xp in
                 for i in 0..<n {
                     for ch in 0..<c {
                         let scale = gamma.data[ch] * invStd[ch]
                         let shift = beta.data[ch] - mean[ch] * scale
                         let b = (i * c + ch) * hw
-                        for j in 0..<hw { yp[b + j] = xp[b + j] * scale + shift }
+                        if relu {
+                            for j in 0..<hw { yp[b + j] = Swift.max(xp[b + j] * scale + shift, 0) }
+                        } else {
+                            for j in 0..<hw { yp[b + j] = xp[b + j] * scale + shift }
+                        }
                     }
                 }
             }
         }
-        return y
     }
 
     private static func checkParameters(_ x: Tensor, _ gamma: Tensor, _ beta: Tensor, _ mean: Tensor,

@@ -23,6 +23,8 @@ public struct NetworkBenchmarkResult: Sendable, Codable {
     /// (forward + backward), whatever the memory mode: the reversible mode's extra
     /// reconstruction work shows up as a lower rate.
     public var gflops: Double
+    /// A 2048³ sgemm on the same threads, measured in the same process (median GFLOP/s).
+    public var referenceSgemmGflops: Double
     public var parameterCount: Int
     public var peakResidentBytes: Int?
     public var parameterBytes: Int
@@ -41,7 +43,7 @@ public enum NetworkBenchmark {
         let net = try Network(config: config, seed: seed)
         let x = randomBatch(config, batch, seed)
         let ctx = EngineContext(threads: threads)
-        let t = try median(warmup: warmup, repeats: repeats) { _ = try net.logits(x, ctx) }
+        let t = try median(warmup: warmup, repeats: repeats, threads: threads) { _ = try net.logits(x, ctx) }
         return result("infer", net, batch: batch, threads: threads, mode: nil, repeats: repeats, seconds: t,
                       flopFactor: 1, gradientBytes: 0, optimizerBytes: 0, kept: nil)
     }
@@ -57,7 +59,7 @@ public enum NetworkBenchmark {
         var sgd = SGD(for: net, learningRate: 0.01)
         let ctx = EngineContext(threads: threads)
         var kept = 0
-        let t = try median(warmup: warmup, repeats: repeats) {
+        let t = try median(warmup: warmup, repeats: repeats, threads: threads) {
             gradients.zero()
             kept = try net.trainingStep(x, labels: labels, mode: mode, gradients: &gradients, ctx).keptBytes
             sgd.step(&net.weights, gradients: gradients)
@@ -71,28 +73,44 @@ public enum NetworkBenchmark {
         return Tensor.randomNormal([batch] + config.inputShape, using: &rng)
     }
 
-    private static func median(warmup: Int, repeats: Int, _ body: () throws -> Void) throws -> Double {
+    /// Median seconds of `body`, the peak resident memory right after, and the median GFLOP/s
+    /// of a reference sgemm on the same threads, run three times before and three times after
+    /// the batches (not interleaved: its 48 MiB of matrices would evict the network's data from
+    /// cache before every batch and count in the peak resident memory).
+    private static func median(warmup: Int, repeats: Int, threads: ComputeThreads, _ body: () throws -> Void)
+        throws -> (seconds: Double, sgemmGflops: Double, peak: Int?) {
+        var rates: [Double] = []
+        func measureReference() {
+            let reference = ReferenceSgemm(threads: threads)
+            reference.run()   // warm-up
+            for _ in 0..<3 { rates.append(reference.flops / 1e9 / time(reference.run)) }
+        }
         for _ in 0..<warmup { try body() }
         var times: [Double] = []
-        for _ in 0..<max(1, repeats) {
-            let start = ContinuousClock.now
-            try body()
-            let d = ContinuousClock.now - start
-            times.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
-        }
-        return times.sorted()[times.count / 2]
+        for _ in 0..<max(1, repeats) { times.append(try time(body)) }
+        let peak = ProcessMemory.peakResidentBytes
+        measureReference()
+        return (times.sorted()[times.count / 2], rates.sorted()[rates.count / 2], peak)
+    }
+
+    private static func time(_ body: () throws -> Void) rethrows -> Double {
+        let start = ContinuousClock.now
+        try body()
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 
     private static func result(_ task: String, _ net: Network, batch: Int, threads: ComputeThreads, mode: MemoryMode?,
-                               repeats: Int, seconds: Double, flopFactor: Double, gradientBytes: Int,
+                               repeats: Int, seconds t: (seconds: Double, sgemmGflops: Double, peak: Int?), flopFactor: Double, gradientBytes: Int,
                                optimizerBytes: Int, kept: Int?) -> NetworkBenchmarkResult {
-        let c = net.config, peak = ProcessMemory.peakResidentBytes
+        let c = net.config, peak = t.peak
         let parameterBytes = net.weights.bytes
         return NetworkBenchmarkResult(
             task: task, architecture: c.architecture, unitBlocks: c.unitBlocks, unitChannels: c.unitChannels,
             inputShape: c.inputShape, batch: batch, threads: threads.count, memoryMode: mode?.rawValue,
-            repeats: repeats, medianSeconds: seconds, imagesPerSecond: Double(batch) / seconds,
-            flopsPerImage: net.flopsPerImage, gflops: flopFactor * net.flopsPerImage * Double(batch) / seconds / 1e9,
+            repeats: repeats, medianSeconds: t.seconds, imagesPerSecond: Double(batch) / t.seconds,
+            flopsPerImage: net.flopsPerImage, gflops: flopFactor * net.flopsPerImage * Double(batch) / t.seconds / 1e9,
+            referenceSgemmGflops: t.sgemmGflops,
             parameterCount: net.parameterCount, peakResidentBytes: peak, parameterBytes: parameterBytes,
             gradientBytes: gradientBytes, optimizerBytes: optimizerBytes,
             activationBytes: peak.map { $0 - parameterBytes - gradientBytes - optimizerBytes }, engineKeptBytes: kept)

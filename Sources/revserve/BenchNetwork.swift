@@ -84,8 +84,9 @@ func report(_ r: NetworkBenchmarkResult, json: Bool) throws {
     func mib(_ b: Int?) -> String { b.map { String(format: "%.1f MiB", Double($0) / 1_048_576) } ?? "n/a" }
     let mode = r.memoryMode.map { " (\($0) memory)" } ?? ""
     print("\(r.task)\(mode): \(r.architecture) units \(r.unitBlocks) widths \(r.unitChannels), input \(r.inputShape), batch \(r.batch), \(r.threads) threads")
-    print(String(format: "  %.1f images/s   %.2f ms/batch   %.1f GFLOP/s   %d parameters",
-                 r.imagesPerSecond, r.medianSeconds * 1e3, r.gflops, r.parameterCount))
+    print(String(format: "  %.1f images/s   %.2f ms/batch   %.1f GFLOP/s (%.0f%% of sgemm's %.1f)   %d parameters",
+                 r.imagesPerSecond, r.medianSeconds * 1e3, r.gflops, 100 * r.gflops / r.referenceSgemmGflops,
+                 r.referenceSgemmGflops, r.parameterCount))
     print("  peak resident \(mib(r.peakResidentBytes)); parameters \(mib(r.parameterBytes)), gradients \(mib(r.gradientBytes)), optimiser \(mib(r.optimizerBytes)); activations \(mib(r.activationBytes))")
     if let kept = r.engineKeptBytes { print("  engine kept between forward and backward: \(mib(kept))") }
 }

@@ -103,6 +103,9 @@ func awayFromZero(_ shape: [Int], seed: UInt64, margin: Float = 0.1) -> Tensor {
             let e = gamma[c] * (x[n, c, i, j] - mean[c]) / (v[c] + 1e-3).squareRoot() + beta[c]
             #expect(abs(y[n, c, i, j] - e) <= 1e-5)
         } } } }
+        let fused = try BatchNorm.forwardInference(x, gamma: gamma, beta: beta, runningMean: mean,
+                                                   runningVar: v, eps: 1e-3, relu: true)
+        #expect(fused == ReLU.forward(y))
     }
 
     @Test func batchNormBackwardPassesFiniteDifferences() throws {
