@@ -43,6 +43,8 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "RevNetTests", dependencies: ["RevNet", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "RevNet", "Tensor"]),
+        // Runs the built executable as a subprocess (it depends on it so that it is built first).
+        .testTarget(name: "CLITests", dependencies: ["revserve"]),
     ],
     swiftLanguageModes: [.v6]
 )
