@@ -36,13 +36,19 @@ test: deps
 	swift test $(TEST_FLAGS) --skip-build
 
 demo: build
-	@echo "== revserve: kernel benchmark on the hamiltonian-74 convolution shapes =="
+	@echo "== inference: hamiltonian-74 on random weights, batch 64 =="
+	$(REVSERVE) bench infer --preset hamiltonian-74 --batch 64 --repeats 5
+	@echo "== one reversible training step after another: hamiltonian-74, batch 32 =="
+	$(REVSERVE) bench train --preset hamiltonian-74 --batch 32 --memory reversible --repeats 3
+	@echo "== convolution kernels next to a large sgemm =="
 	$(REVSERVE) bench kernels --rounds 5
 
 bench-kernels: build
 	$(REVSERVE) bench kernels
 
-bench: bench-kernels
+bench: build
+	$(REVSERVE) bench kernels
+	bench/engine.sh $(REVSERVE)
 
 clean:
 	rm -rf .build .build-test
