@@ -25,26 +25,35 @@ let package = Package(
             name: "CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
 
-        // C wrappers for what Swift cannot call directly (HDF5's macro constants).
-        .target(name: "CShims", dependencies: ["CHDF5"]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+
+        // C wrappers for what Swift cannot call directly: libhdf5's macro constants and
+        // libpng's setjmp/longjmp error handling.
+        .target(name: "CShims", dependencies: ["CHDF5", "CPNG"]),
 
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "RevNet", dependencies: ["Tensor"]),
-        .target(name: "Training", dependencies: ["RevNet", "Tensor"]),
+        .target(name: "Formats", dependencies: ["Tensor", "CShims", "CHDF5", "CZlib"]),
+        .target(name: "Training", dependencies: ["Formats", "RevNet", "Tensor"]),
 
         .executableTarget(
             name: "revserve",
             dependencies: [
-                "Tensor", "RevNet", "Training",
+                "Tensor", "RevNet", "Formats", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "CShimsTests", dependencies: ["CShims", "CHDF5"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "RevNetTests", dependencies: ["RevNet", "Tensor"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "Tensor", "CShims", "CHDF5", "CZlib"]),
+        // An independent float64 implementation of NETWORKS.md that several test targets compare against.
+        .target(name: "RevNetTestSupport", dependencies: ["RevNet", "Tensor"], path: "Tests/RevNetTestSupport"),
+        .testTarget(name: "RevNetTests", dependencies: ["RevNet", "Tensor", "RevNetTestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "RevNet", "Tensor"]),
         // Runs the built executable as a subprocess (it depends on it so that it is built first).
-        .testTarget(name: "CLITests", dependencies: ["revserve"]),
+        .testTarget(name: "CLITests", dependencies: ["revserve", "Training", "RevNetTestSupport", "Formats"]),
     ],
     swiftLanguageModes: [.v6]
 )

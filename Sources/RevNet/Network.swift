@@ -32,7 +32,7 @@ public struct Network: Sendable {
         let arch = try Architectures.named(config.architecture)
         try config.validate(for: arch)
         var rng = SeededGenerator(seed: seed)
-        let (weights, layout) = Self.initialWeights(config, arch, &rng)
+        let (weights, layout) = withUnsafeMutablePointer(to: &rng) { Self.initialWeights(config, arch, $0) }
         self.config = config
         self.architecture = arch
         self.weights = weights
@@ -44,8 +44,7 @@ public struct Network: Sendable {
     public init(config: NetworkConfig, architecture: any ReversibleArchitecture,
                 weights given: ParameterSet) throws(ConfigError) {
         try config.validate(for: architecture)
-        var rng = SeededGenerator(seed: 0)
-        var (weights, layout) = Self.initialWeights(config, architecture, &rng)
+        var (weights, layout) = Self.initialWeights(config, architecture, nil)
         for (i, name) in weights.names.enumerated() {
             guard let t = given[name] else {
                 throw .invalid(field: "weights/\(name)", reason: "missing; expected shape \(weights.tensors[i].shape)")
@@ -61,15 +60,30 @@ public struct Network: Sendable {
         self.layout = layout
     }
 
-    /// Names and shapes of every weight tensor, in order, with random initial values: conv weights
+    /// Names and shapes of every weight tensor a configuration needs, in order (what a
+    /// checkpoint must hold under /weights). Throws for an unknown architecture or bad shapes.
+    public static func weightLayout(for config: NetworkConfig) throws(ConfigError) -> [(name: String, shape: [Int])] {
+        let arch = try Architectures.named(config.architecture)
+        try config.validate(for: arch)
+        let (weights, _) = initialWeights(config, arch, nil)
+        return zip(weights.names, weights.tensors).map { ($0, $1.shape) }
+    }
+
+    /// Names and shapes of every weight tensor, in order, with random initial values (zeros and
+    /// ones when `rng` is nil: only the layout is wanted): conv weights
     /// normal with std sqrt(2 / (9·C_out)), biases 0, batch norm γ = 1, β = 0, running mean 0 and
     /// variance 1 (the authors' code); the FC layer as PyTorch's nn.Linear does it, uniform in
     /// ±1/sqrt(C_U) [choice: the paper does not say].
     static func initialWeights(_ c: NetworkConfig, _ arch: any ReversibleArchitecture,
-                               _ rng: inout SeededGenerator) -> (ParameterSet, Layout) {
+                               _ rng: UnsafeMutablePointer<SeededGenerator>?) -> (ParameterSet, Layout) {
         var w = ParameterSet()
         func conv(_ shape: [Int]) -> Tensor {
-            Tensor.randomNormal(shape, std: (2 / Float(9 * shape[0])).squareRoot(), using: &rng)
+            guard let rng else { return Tensor(zeros: shape) }
+            return Tensor.randomNormal(shape, std: (2 / Float(9 * shape[0])).squareRoot(), using: &rng.pointee)
+        }
+        func uniform(_ shape: [Int], _ bound: Float) -> Tensor {
+            guard let rng else { return Tensor(zeros: shape) }
+            return Tensor.randomUniform(shape, in: -bound...bound, using: &rng.pointee)
         }
         func batchNorm(_ prefix: String, _ width: Int) -> BatchNormPositions {
             BatchNormPositions(gamma: w.append("\(prefix)/weight", Tensor(repeating: 1, shape: [width])),
@@ -93,8 +107,8 @@ public struct Network: Sendable {
         }
         let headBN = batchNorm("head/bn", cu)
         let bound = 1 / Float(cu).squareRoot()
-        let fcWeight = w.append("head/fc/weight", Tensor.randomUniform([c.numClasses, cu], in: -bound...bound, using: &rng))
-        let fcBias = w.append("head/fc/bias", Tensor.randomUniform([c.numClasses], in: -bound...bound, using: &rng))
+        let fcWeight = w.append("head/fc/weight", uniform([c.numClasses, cu], bound))
+        let fcBias = w.append("head/fc/bias", uniform([c.numClasses], bound))
         return (w, Layout(stemConv: stemConv, stemBN: stemBN, blocks: blocks, headBN: headBN,
                           fcWeight: fcWeight, fcBias: fcBias))
     }

@@ -5,6 +5,7 @@
 import Testing
 @testable import RevNet
 @testable import Tensor
+import RevNetTestSupport
 
 /// Relative L2 error of every trainable gradient and of the input gradient against float64.
 func errorsAgainstFloat64(_ outcome: StepOutcome, _ ref: Float64Gradients, _ net: Network) -> [String: Double] {
@@ -63,5 +64,25 @@ func errorsAgainstFloat64(_ outcome: StepOutcome, _ ref: Float64Gradients, _ net
         let ref = float64Gradients(net, x, labels)
         return (errorsAgainstFloat64(try step(net, x, labels, .standard), ref, net),
                 errorsAgainstFloat64(try step(net, x, labels, .reversible), ref, net))
+    }
+}
+
+@Suite struct InferenceReferenceTests {
+    /// Inference (batch norm with running statistics) against the float64 reference, with
+    /// running statistics moved off their initial 0 / 1 so that they matter.
+    @Test(arguments: ["hamiltonian", "midpoint", "leapfrog"])
+    func logitsMatchFloat64(name: String) throws {
+        var net = try Network(config: smallConfig(name, blocks: [2, 3], widths: [4, 8], input: [3, 6, 6], classes: 4), seed: 2)
+        var rng = SeededGenerator(seed: 3)
+        for (k, n) in net.weights.names.enumerated() where n.hasSuffix("running_mean") || n.hasSuffix("running_var") {
+            let shape = net.weights.tensors[k].shape
+            net.weights.tensors[k] = n.hasSuffix("mean") ? Tensor.randomNormal(shape, std: 0.3, using: &rng)
+                                                         : Tensor.randomUniform(shape, in: 0.5...2, using: &rng)
+        }
+        let x = randomTensor([3, 3, 6, 6], seed: 4)
+        let logits = try net.logits(x, EngineContext(threads: ComputeThreads(2)))
+        let reference = float64Logits(net, x)
+        let scale = reference.map(abs).max()!
+        for i in 0..<reference.count { #expect(abs(Double(logits.data[i]) - reference[i]) <= 1e-5 * scale) }
     }
 }

@@ -1,5 +1,6 @@
 // CShims: C functions for the parts of libhdf5 that Swift cannot import (function-like and
 // global-variable macros). Prefixed rs_; internal to revserve, not a public API.
+// The libpng wrappers are in CShimsPNG.h.
 #ifndef REVSERVE_CSHIMS_H
 #define REVSERVE_CSHIMS_H
 
@@ -12,6 +13,11 @@ hid_t rs_h5t_native_int32(void);
 hid_t rs_h5t_native_int64(void);
 hid_t rs_h5t_native_uint8(void);
 hid_t rs_h5t_c_s1(void);
+// Little-endian file types, so files are the same on every machine (CHECKPOINT.md).
+hid_t rs_h5t_ieee_f32le(void);
+hid_t rs_h5t_std_i64le(void);
+// H5T_VARIABLE: the size of a variable-length string type.
+size_t rs_h5t_variable(void);
 
 // File access flags (macros that call H5check() and H5open()).
 unsigned rs_h5f_acc_rdonly(void);
@@ -24,8 +30,11 @@ hid_t rs_h5p_default(void);
 hid_t rs_h5s_all(void);
 hid_t rs_h5p_file_access(void);
 hid_t rs_h5p_dataset_create(void);
+hid_t rs_h5p_link_create(void);
 
 // Turns off libhdf5's automatic error printing on stderr: revserve reports errors itself.
 void rs_h5_silence_errors(void);
+
+#include "CShimsPNG.h"
 
 #endif

@@ -3,11 +3,11 @@
 // backward passes (both memory modes) are compared with gradients nobody derived by hand.
 // Naive loops everywhere: it is for tiny test networks only.
 
-@testable import RevNet
-@testable import Tensor
+import RevNet
+import Tensor
 
 /// A node of the autodiff graph: a double tensor, its gradient and how to push it to its inputs.
-final class DVar {
+public final class DVar {
     var value: [Double]
     let shape: [Int]
     var grad: [Double]
@@ -21,10 +21,12 @@ final class DVar {
 }
 
 /// Records nodes in creation order; `backpropagate` walks them in reverse.
-final class DGraph {
+public final class DGraph {
     private var nodes: [DVar] = []
 
-    func leaf(_ t: Tensor) -> DVar { record(DVar(t.data.map(Double.init), t.shape)) }
+    public init() {}
+
+    public func leaf(_ t: Tensor) -> DVar { record(DVar(t.data.map(Double.init), t.shape)) }
 
     @discardableResult
     func record(_ v: DVar) -> DVar { nodes.append(v); return v }
@@ -141,6 +143,17 @@ final class DGraph {
         return y
     }
 
+    /// Eval-mode batch norm: running statistics, no gradient needed.
+    func batchNormEval(_ x: DVar, _ gamma: DVar, _ beta: DVar, _ mean: DVar, _ variance: DVar, eps: Double) -> DVar {
+        let (c, hw) = (x.shape[1], x.shape[2] * x.shape[3])
+        var out = x.value
+        for idx in out.indices {
+            let ch = (idx / hw) % c
+            out[idx] = gamma.value[ch] * (x.value[idx] - mean.value[ch]) / (variance.value[ch] + eps).squareRoot() + beta.value[ch]
+        }
+        return record(DVar(out, x.shape))
+    }
+
     func avgPool(_ x: DVar) -> DVar {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), (oh, ow) = (h / 2, w / 2)
         var out = [Double](repeating: 0, count: n * c * oh * ow)
@@ -226,21 +239,56 @@ func _log64(_ x: Double) -> Double { log(x) }
 #endif
 
 /// The loss, its gradient for every weight (by name) and for the input, in float64.
-struct Float64Gradients {
-    var loss: Double
-    var weights: [String: [Double]]
-    var input: [Double]
+public struct Float64Gradients {
+    public var loss: Double
+    public var weights: [String: [Double]]
+    public var input: [Double]
 }
 
 /// Evaluates a network's training-mode loss in float64 from NETWORKS.md and differentiates it.
-func float64Gradients(_ net: Network, _ x: Tensor, _ labels: [Int]) -> Float64Gradients {
-    let g = DGraph(), c = net.config, hStep = Double(c.h)
+public func float64Gradients(_ net: Network, _ x: Tensor, _ labels: [Int]) -> Float64Gradients {
+    let g = DGraph()
     var leaves: [String: DVar] = [:]
     for (name, t) in zip(net.weights.names, net.weights.tensors) { leaves[name] = g.leaf(t) }
-    func w(_ name: String) -> DVar { leaves[name]! }
     let input = g.leaf(x)
+    let features = float64Features(net, g, leaves, input, eval: false)
+    let loss = g.headLoss(features, leaves["head/fc/weight"]!, leaves["head/fc/bias"]!, labels: labels)
+    g.backpropagate(from: loss)
+    return Float64Gradients(loss: loss.value[0], weights: leaves.mapValues(\.grad), input: input.grad)
+}
 
-    var a = g.relu(g.batchNorm(g.conv(input, w("stem/conv/weight")), w("stem/bn/weight"), w("stem/bn/bias"), eps: Double(c.bnEps)))
+/// Eval-mode logits (N × classes, row-major) in float64: batch norm with running statistics.
+public func float64Logits(_ net: Network, _ x: Tensor) -> [Double] {
+    let g = DGraph()
+    var leaves: [String: DVar] = [:]
+    for (name, t) in zip(net.weights.names, net.weights.tensors) { leaves[name] = g.leaf(t) }
+    let f = float64Features(net, g, leaves, g.leaf(x), eval: true)
+    let (n, c, hw) = (f.shape[0], f.shape[1], f.shape[2] * f.shape[3])
+    let w = leaves["head/fc/weight"]!, b = leaves["head/fc/bias"]!, k = w.shape[0]
+    var logits = [Double](repeating: 0, count: n * k)
+    for i in 0..<n {
+        for o in 0..<k {
+            var s = b.value[o]
+            for ch in 0..<c {
+                var mean = 0.0
+                for j in 0..<hw { mean += f.value[(i * c + ch) * hw + j] }
+                s += w.value[o * c + ch] * mean / Double(hw)
+            }
+            logits[i * k + o] = s
+        }
+    }
+    return logits
+}
+
+/// Everything up to the head's ReLU output, following NETWORKS.md step by step.
+func float64Features(_ net: Network, _ g: DGraph, _ leaves: [String: DVar], _ input: DVar, eval: Bool) -> DVar {
+    let c = net.config, hStep = Double(c.h), eps = Double(c.bnEps)
+    func w(_ name: String) -> DVar { leaves[name]! }
+    func bn(_ x: DVar, _ prefix: String) -> DVar {
+        eval ? g.batchNormEval(x, w(prefix + "/weight"), w(prefix + "/bias"), w(prefix + "/running_mean"), w(prefix + "/running_var"), eps: eps)
+             : g.batchNorm(x, w(prefix + "/weight"), w(prefix + "/bias"), eps: eps)
+    }
+    var a = g.relu(bn(g.conv(input, w("stem/conv/weight")), "stem/bn"))
     for u in 0..<c.units {
         let width = c.unitChannels[u]
         func p(_ j: Int, _ name: String) -> DVar { w("units/\(u)/blocks/\(j)/\(name)") }
@@ -284,8 +332,5 @@ func float64Gradients(_ net: Network, _ x: Tensor, _ labels: [Int]) -> Float64Gr
             }
         }
     }
-    let head = g.relu(g.batchNorm(a, w("head/bn/weight"), w("head/bn/bias"), eps: Double(c.bnEps)))
-    let loss = g.headLoss(head, w("head/fc/weight"), w("head/fc/bias"), labels: labels)
-    g.backpropagate(from: loss)
-    return Float64Gradients(loss: loss.value[0], weights: leaves.mapValues(\.grad), input: input.grad)
+    return g.relu(bn(a, "head/bn"))
 }

@@ -1,0 +1,50 @@
+// AtomicFile: replace a file so that readers (and a crash) only ever see the old contents or the
+// new, never a mixture: write a temporary file in the same directory, fsync it, rename it over
+// the target, fsync the directory.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum AtomicFile {
+    /// Calls `produce(temporaryPath)` to write the new contents, then moves them into place.
+    /// The temporary file is removed if anything fails.
+    public static func write(to path: String, _ produce: (String) throws(FormatError) -> Void) throws(FormatError) {
+        let (directory, name) = split(path)
+        var random = SystemRandomNumberGenerator()
+        let temporary = "\(directory)/.\(name).tmp-\(getpid())-\(String(random.next() & 0xFFFF_FFFF, radix: 16))"
+        do throws(FormatError) {
+            try produce(temporary)
+            try fsyncPath(temporary, label: path)
+            guard rename(temporary, path) == 0 else {
+                throw FormatError.writeFailed(file: path, reason: "rename failed: \(errorText())")
+            }
+            try? fsyncPath(directory, label: directory)   // the rename itself made durable; best effort
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    private static func fsyncPath(_ path: String, label: String) throws(FormatError) {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw .writeFailed(file: label, reason: "cannot reopen to sync: \(errorText())") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw .writeFailed(file: label, reason: "fsync failed: \(errorText())") }
+    }
+
+    static func split(_ path: String) -> (directory: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let dir = String(path[..<slash])
+        return (dir.isEmpty ? "/" : dir, String(path[path.index(after: slash)...]))
+    }
+}
+
+/// The current errno as text.
+func errorText() -> String { String(cString: strerror(errno)) }
+
+/// True when a file (of any kind) exists at `path`.
+func fileExists(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0
+}
