@@ -4,21 +4,29 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-APT_PACKAGES := libhdf5-dev libpng-dev libopenblas-dev pkg-config
+APT_PACKAGES := libhdf5-dev libpng-dev libopenblas-dev zlib1g-dev pkg-config
+# The checkpoint interoperability tests read and write files with Debian's h5py.
+TEST_APT_PACKAGES := python3-h5py
 SWIFT_RELEASE := -c release
 # Tests build with -enable-testing in their own folder, so `make demo` and `make test` do not
 # rebuild each other's products.
 TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path .build-test
 REVSERVE := .build/release/revserve
 
-.PHONY: all deps build test demo bench bench-kernels clean
+.PHONY: all deps test-deps install-packages build test demo bench bench-kernels clean
 
 all: build
 
 deps:
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(APT_PACKAGES)"
+
+test-deps:
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(APT_PACKAGES) $(TEST_APT_PACKAGES)"
+
+install-packages:
 	@command -v swift >/dev/null || { echo "error: swift is not on PATH (expected the Swift 6 toolchain in /opt/swift)"; exit 1; }
 	@missing=""; \
-	for p in $(APT_PACKAGES); do \
+	for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -31,7 +39,7 @@ deps:
 build: deps
 	swift build $(SWIFT_RELEASE)
 
-test: deps
+test: test-deps
 	swift build $(TEST_FLAGS) --build-tests
 	swift test $(TEST_FLAGS) --skip-build
 

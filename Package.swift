@@ -47,7 +47,9 @@ let package = Package(
 
         .testTarget(name: "CShimsTests", dependencies: ["CShims", "CHDF5"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "FormatsTests", dependencies: ["Formats", "Tensor", "CShims", "CHDF5", "CZlib"]),
+        // Rewrites a checkpoint until killed; FormatsTests SIGKILL it mid-write.
+        .executableTarget(name: "checkpoint-writer", dependencies: ["Formats", "Tensor"], path: "Tests/CheckpointWriter"),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "Tensor", "CShims", "CHDF5", "CZlib", "checkpoint-writer"]),
         // An independent float64 implementation of NETWORKS.md that several test targets compare against.
         .target(name: "RevNetTestSupport", dependencies: ["RevNet", "Tensor"], path: "Tests/RevNetTestSupport"),
         .testTarget(name: "RevNetTests", dependencies: ["RevNet", "Tensor", "RevNetTestSupport"]),

@@ -55,6 +55,17 @@ int rs_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, rs_png_
         snprintf(error, error_size, "not a PNG file (the 8-byte PNG signature is missing)");
         return -1;
     }
+    // The size limit is checked on the raw IHDR (always the first chunk, at byte 8) before
+    // libpng reads further: whatever follows the header, a huge image is refused first.
+    if (size >= 24 && memcmp(data + 12, "IHDR", 4) == 0) {
+        uint64_t w = png_get_uint_32(data + 16), h = png_get_uint_32(data + 20);
+        if (w * h > max_pixels) {
+            snprintf(error, error_size, "image is %llux%llu = %llu pixels, above the limit of %llu pixels",
+                     (unsigned long long)w, (unsigned long long)h, (unsigned long long)(w * h),
+                     (unsigned long long)max_pixels);
+            return -1;
+        }
+    }
     rs_png_context ctx = {0};
     ctx.error = error;
     ctx.error_size = error_size;

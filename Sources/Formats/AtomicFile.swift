@@ -11,6 +11,7 @@ public enum AtomicFile {
     /// The temporary file is removed if anything fails.
     public static func write(to path: String, _ produce: (String) throws(FormatError) -> Void) throws(FormatError) {
         let (directory, name) = split(path)
+        removeStaleTemporaries(directory: directory, name: name)
         var random = SystemRandomNumberGenerator()
         let temporary = "\(directory)/.\(name).tmp-\(getpid())-\(String(random.next() & 0xFFFF_FFFF, radix: 16))"
         do throws(FormatError) {
@@ -23,6 +24,18 @@ public enum AtomicFile {
         } catch {
             unlink(temporary)
             throw error
+        }
+    }
+
+    /// Temporary files of this name left by writers that were killed (their pid is gone).
+    static func removeStaleTemporaries(directory: String, name: String) {
+        guard let dir = opendir(directory) else { return }
+        defer { closedir(dir) }
+        let prefix = ".\(name).tmp-"
+        while let entry = readdir(dir) {
+            let file = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard file.hasPrefix(prefix), let pid = Int32(file.dropFirst(prefix.count).prefix { $0 != "-" }) else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink("\(directory)/\(file)") }
         }
     }
 

@@ -57,9 +57,14 @@ public enum CheckpointFile {
     /// and fsynced, then renamed over `path`. A crash at any moment leaves the old file or the
     /// new one, never a torn one.
     public static func write(_ checkpoint: Checkpoint, to path: String) throws(FormatError) {
+        try write(checkpoint, to: path, formatVersion: Checkpoint.formatVersion)
+    }
+
+    /// `write` with another format_version in the header: for tests of version checking only.
+    static func write(_ checkpoint: Checkpoint, to path: String, formatVersion: Int) throws(FormatError) {
         try AtomicFile.write(to: path) { (temporary: String) throws(FormatError) in
             let file = try HDF5File.create(temporary)
-            try writeContents(checkpoint, file)
+            try writeContents(checkpoint, file, formatVersion: formatVersion)
             guard file.close() else { throw .writeFailed(file: path, reason: "libhdf5 could not flush the file (disk full?)") }
         }
     }
@@ -172,9 +177,9 @@ public enum CheckpointFile {
 
     // MARK: writing
 
-    private static func writeContents(_ c: Checkpoint, _ file: HDF5File) throws(FormatError) {
+    private static func writeContents(_ c: Checkpoint, _ file: HDF5File, formatVersion: Int) throws(FormatError) {
         try file.writeAttribute("", "format", .string(Checkpoint.format))
-        try file.writeAttribute("", "format_version", .int(Checkpoint.formatVersion))
+        try file.writeAttribute("", "format_version", .int(formatVersion))
         try file.writeAttribute("", "architecture", .string(c.config.architecture))
         try file.createGroup("config")
         let config = c.config

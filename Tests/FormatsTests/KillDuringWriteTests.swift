@@ -1,0 +1,48 @@
+// KillDuringWriteTests: SIGKILL a process at random moments while it rewrites a checkpoint; the
+// file at the target path must always be a complete checkpoint, and leftovers of killed writers
+// are cleaned up by the next write.
+
+import Foundation
+import Testing
+@testable import Formats
+
+@Suite struct KillDuringWriteTests {
+    func writerBinary() throws -> String {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for c in [here.appendingPathComponent("checkpoint-writer"), root.appendingPathComponent(".build-test/release/checkpoint-writer")]
+            where FileManager.default.isExecutableFile(atPath: c.path) {
+            return c.path
+        }
+        throw FormatError.fileNotFound(file: "checkpoint-writer (build the tests first)")
+    }
+
+    @Test func killNineNeverLeavesATornCheckpoint() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/model.h5", binary = try writerBinary()
+        let layout: CheckpointFile.Layout = { _ in
+            [("stem/conv/weight", [16, 3, 3, 3]), ("units/0/blocks/0/K", [64, 64, 3, 3]), ("head/fc/weight", [10, 64])]
+        }
+        var complete = 0
+        for round in 0..<60 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = [path]
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            usleep(UInt32.random(in: 2_000...40_000))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            let checkpoint = try CheckpointFile.read(path, layout: layout)   // throws if torn
+            let values = Set(checkpoint.weights.flatMap(\.tensor.data))
+            #expect(values.count == 1, "round \(round): a mixture of generations \(values)")
+            complete += 1
+        }
+        #expect(complete >= 50, "the writer rarely got a checkpoint out: \(complete) of 60 rounds")
+        // The next write removes what killed writers left behind.
+        try CheckpointFile.write(try CheckpointFile.read(path, layout: layout), to: path)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["model.h5"])
+    }
+}
