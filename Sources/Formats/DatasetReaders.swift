@@ -167,12 +167,19 @@ public enum Datasets {
 
     // MARK: synthetic
 
-    /// `count` random images of `shape` with random labels in 0..<classes, from `seed`.
+    /// `count` random images of `shape` with random labels in 0..<classes, from `seed`. Each
+    /// class has a fixed random template that makes up half of every image of that class, the
+    /// other half being noise, so the set is learnable (a training smoke test can succeed on it).
     public static func synthetic(count: Int, shape: [Int], classes: Int, seed: UInt64) -> ImageDataset {
-        var rng = SeededGenerator(seed: seed)
+        var templateRNG = SeededGenerator(seed: 0x5EED_7E3A_1A7E)   // the same templates for every split
         let size = shape.reduce(1, *)
-        let pixels = (0..<(count * size)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let templates = (0..<classes).map { _ in (0..<size).map { _ in UInt8(truncatingIfNeeded: templateRNG.next()) / 2 } }
+        var rng = SeededGenerator(seed: seed)
         let labels = (0..<count).map { _ in Int(rng.next() % UInt64(classes)) }
+        var pixels = [UInt8](repeating: 0, count: count * size)
+        for i in 0..<count {
+            for j in 0..<size { pixels[i * size + j] = templates[labels[i]][j] + UInt8(truncatingIfNeeded: rng.next()) / 2 }
+        }
         return ImageDataset(source: "synthetic", shape: shape, classes: (0..<classes).map { "class \($0)" },
                             pixels: pixels, labels: labels)
     }

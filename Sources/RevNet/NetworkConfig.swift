@@ -108,6 +108,11 @@ public enum Presets {
         ("midpoint-62", Preset(architecture: "midpoint", unitBlocks: [10, 10, 10], unitChannels: [32, 64, 128])),
         ("leapfrog-26", Preset(architecture: "leapfrog", unitBlocks: [4, 4, 4], unitChannels: [32, 64, 112])),
         ("leapfrog-62", Preset(architecture: "leapfrog", unitBlocks: [10, 10, 10], unitChannels: [32, 64, 128])),
+        // The project's own small models (not in the paper): the default of `revserve train
+        // --arch NAME`, sized to train on Fashion-MNIST in minutes on two cores.
+        ("hamiltonian-small", Preset(architecture: "hamiltonian", unitBlocks: [2, 2, 2], unitChannels: [16, 32, 64])),
+        ("midpoint-small", Preset(architecture: "midpoint", unitBlocks: [2, 2, 2], unitChannels: [16, 32, 64])),
+        ("leapfrog-small", Preset(architecture: "leapfrog", unitBlocks: [2, 2, 2], unitChannels: [16, 32, 64])),
     ]
 
     public static var names: [String] { all.map(\.name) }

@@ -31,6 +31,12 @@ public struct SGD: Sendable {
         return name == "stem/conv/weight" || name == "head/fc/weight" || (name.hasPrefix("units/") && leaf.hasPrefix("K"))
     }
 
+    /// Restores a momentum buffer (when resuming); the shape must match.
+    public mutating func setVelocity(at position: Int, _ tensor: Tensor) {
+        precondition(velocity.tensors[position].shape == tensor.shape, "momentum buffer shape")
+        velocity.tensors[position] = tensor
+    }
+
     /// Bytes of optimiser state.
     public var stateBytes: Int { velocity.bytes }
 

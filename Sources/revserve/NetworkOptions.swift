@@ -9,7 +9,7 @@ struct NetworkOptions: ParsableArguments {
     @Option(help: "A named model: \(Presets.names.joined(separator: ", ")).")
     var preset: String?
 
-    @Option(help: "Architecture: hamiltonian, midpoint or leapfrog (with --units and --channels).")
+    @Option(help: "Architecture: hamiltonian, midpoint or leapfrog (alone: its small preset; or with --units and --channels).")
     var arch: String?
 
     @Option(help: "Blocks per unit, comma-separated (e.g. 6,6,6).", transform: parseList)
@@ -31,8 +31,8 @@ struct NetworkOptions: ParsableArguments {
         if preset == nil && arch == nil {
             throw ValidationError("give --preset NAME, or --arch with --units and --channels")
         }
-        if preset == nil && (units == nil || channels == nil) {
-            throw ValidationError("--arch needs --units and --channels (e.g. --units 6,6,6 --channels 32,64,112)")
+        if preset == nil && (units == nil) != (channels == nil) {
+            throw ValidationError("--units and --channels go together (e.g. --units 6,6,6 --channels 32,64,112)")
         }
         if preset != nil && (units != nil || channels != nil) {
             throw ValidationError("--preset fixes the units and widths; drop --units/--channels or the preset")
@@ -43,10 +43,13 @@ struct NetworkOptions: ParsableArguments {
     /// The validated configuration these options describe.
     func config() throws -> NetworkConfig {
         var config: NetworkConfig
-        if let preset {
+        if let preset = preset ?? (units == nil ? "\(arch!)-small" : nil) {
+            if preset.hasSuffix("-small"), self.preset == nil, (try? Architectures.named(arch!)) == nil {
+                _ = try Architectures.named(arch!)   // the unknown-architecture error, not an unknown preset
+            }
             config = try Presets.config(preset, inputShape: input, numClasses: classes, h: stepSize)
             if let arch, arch != config.architecture {
-                throw ValidationError("--arch \(arch) contradicts preset \(preset), which is \(config.architecture)")
+                throw ValidationError("--arch \(arch) contradicts --preset \(preset), which is \(config.architecture)")
             }
         } else {
             config = NetworkConfig(architecture: arch!, inputShape: input, numClasses: classes,

@@ -8,5 +8,5 @@ struct RevServe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "revserve",
         abstract: "Serve and train reversible residual networks (Hamiltonian, Midpoint, Leapfrog).",
-        subcommands: [Predict.self, Inspect.self, Bench.self])
+        subcommands: [Train.self, Eval.self, Predict.self, Inspect.self, Bench.self])
 }
