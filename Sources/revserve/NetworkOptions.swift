@@ -28,9 +28,6 @@ struct NetworkOptions: ParsableArguments {
     var stepSize: Float = 0.1
 
     func validate() throws {
-        if preset == nil && arch == nil {
-            throw ValidationError("give --preset NAME, or --arch with --units and --channels")
-        }
         if preset == nil && (units == nil) != (channels == nil) {
             throw ValidationError("--units and --channels go together (e.g. --units 6,6,6 --channels 32,64,112)")
         }
@@ -42,6 +39,9 @@ struct NetworkOptions: ParsableArguments {
 
     /// The validated configuration these options describe.
     func config() throws -> NetworkConfig {
+        guard preset != nil || arch != nil else {
+            throw ValidationError("give --preset NAME, or --arch NAME (its small preset, or with --units and --channels)")
+        }
         var config: NetworkConfig
         if let preset = preset ?? (units == nil ? "\(arch!)-small" : nil) {
             if preset.hasSuffix("-small"), self.preset == nil, (try? Architectures.named(arch!)) == nil {
