@@ -44,12 +44,17 @@ test: test-deps
 	swift test $(TEST_FLAGS) --skip-build
 
 demo: build
-	@echo "== inference: hamiltonian-74 on random weights, batch 64 =="
-	$(REVSERVE) bench infer --preset hamiltonian-74 --batch 64 --repeats 5
-	@echo "== one reversible training step after another: hamiltonian-74, batch 32 =="
-	$(REVSERVE) bench train --preset hamiltonian-74 --batch 32 --memory reversible --repeats 3
-	@echo "== convolution kernels next to a large sgemm =="
-	$(REVSERVE) bench kernels --rounds 5
+	@echo "== the bundled models classify the sample images (Fashion-MNIST test images) =="
+	@for m in models/*/; do \
+	  name=$$(basename $$m); version=$$(ls $$m | grep -E '^[0-9]+$$' | sort -n | tail -1); \
+	  [ -n "$$version" ] || continue; \
+	  echo "-- $$name (version $$version)"; \
+	  $(REVSERVE) predict --checkpoint $$m$$version/model.h5 samples/*.png || exit 1; \
+	done
+	@echo "== what a checkpoint holds =="
+	$(REVSERVE) inspect models/hamiltonian/1/model.h5
+	@echo "== the engine on random weights: inference of hamiltonian-74, batch 64 =="
+	$(REVSERVE) bench infer --preset hamiltonian-74 --batch 64 --repeats 3
 
 bench-kernels: build
 	$(REVSERVE) bench kernels

@@ -14,12 +14,65 @@
 
 import Tensor
 
-struct TwoStepCoefficients {
+public struct TwoStepCoefficients: Sendable {
     var alpha: Float, beta: Float, gamma: Float, startGamma: Float
 }
 
+/// A two-step architecture: its residual function and coefficients; the rest is shared below.
+protocol TwoStepArchitecture: ReversibleArchitecture {
+    associatedtype Function: ResidualFunction
+    func coefficients(_ h: Float) -> TwoStepCoefficients
+}
 
-extension ReversibleArchitecture {
+extension TwoStepArchitecture {
+    public var functionsPerBlock: Int { 1 }
+    public var transitionGroups: Int { 1 }
+
+    public func blockParameters(width: Int) -> [ParameterSpec] {
+        [ParameterSpec("K", [width, width, 3, 3], .convolutionWeight), ParameterSpec("b", [width], .bias)]
+    }
+
+    /// The transition pads zero channels symmetrically around the whole state.
+    public func widthProblem(_ unitChannels: [Int]) -> String? {
+        for u in 1..<unitChannels.count where (unitChannels[u] - unitChannels[u - 1]) % 2 != 0 {
+            return "widths \(unitChannels[u - 1]) → \(unitChannels[u]) differ by \(unitChannels[u] - unitChannels[u - 1]); the transition pads zero channels symmetrically, so the difference must be even"
+        }
+        return nil
+    }
+
+    public func enter(_ x: Tensor) throws(TensorError) -> BlockState { BlockState([x]) }
+    public func exit(_ state: BlockState) throws(TensorError) -> Tensor { state.parts[state.parts.count - 1] }
+
+    public func exitGradient(_ dx: Tensor, finalState: BlockState) throws(TensorError) -> BlockState {
+        finalState.parts.count == 1
+            ? BlockState([dx])
+            : BlockState([Tensor(zeros: finalState.parts[0].shape), dx])
+    }
+
+    public func enterGradient(_ dState: BlockState) throws(TensorError) -> Tensor {
+        try expectParts(dState, 1, block: 0, "unit input gradient")
+        return dState.parts[0]
+    }
+
+    public func forward(block j: Int, parameters p: [Tensor], state: BlockState, h: Float,
+                        _ ctx: EngineContext) throws(TensorError) -> (BlockState, BlockTape) {
+        try twoStepForward(Function.self, coefficients(h), block: j, parameters: p, state: state, ctx)
+    }
+
+    public func reconstruct(block j: Int, parameters p: [Tensor], output: BlockState, h: Float,
+                            _ ctx: EngineContext) throws(TensorError) -> (BlockState, BlockTape) {
+        try twoStepReconstruct(Function.self, coefficients(h), block: j, parameters: p, output: output, ctx)
+    }
+
+    public func backward(block j: Int, parameters p: [Tensor], tape: BlockTape, outputGradient: BlockState,
+                         gradients: inout [Tensor], h: Float, _ ctx: EngineContext) throws(TensorError) -> BlockState {
+        try twoStepBackward(Function.self, coefficients(h), block: j, parameters: p, tape: tape,
+                            outputGradient: outputGradient, gradients: &gradients, ctx)
+    }
+}
+
+
+extension TwoStepArchitecture {
     func twoStepForward<F: ResidualFunction>(_ f: F.Type, _ c: TwoStepCoefficients, block j: Int, parameters p: [Tensor],
                         state: BlockState, _ ctx: EngineContext) throws(TensorError) -> (BlockState, BlockTape) {
         try expectParts(state, j == 0 ? 1 : 2, block: j, "input state")
@@ -60,16 +113,5 @@ extension ReversibleArchitecture {
         var dPrevious = db
         dPrevious.scale(by: c.beta)
         return BlockState([dPrevious, try combine(1, da, c.alpha, db, 1, jt)])
-    }
-
-    func twoStepExitGradient(_ dx: Tensor, finalState: BlockState) -> BlockState {
-        finalState.parts.count == 1
-            ? BlockState([dx])
-            : BlockState([Tensor(zeros: finalState.parts[0].shape), dx])
-    }
-
-    func twoStepEnterGradient(_ dState: BlockState) throws(TensorError) -> Tensor {
-        try expectParts(dState, 1, block: 0, "unit input gradient")
-        return dState.parts[0]
     }
 }
