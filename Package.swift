@@ -37,6 +37,7 @@ let package = Package(
         .target(name: "RevNet", dependencies: ["Tensor"]),
         .target(name: "Formats", dependencies: ["Tensor", "CShims", "CHDF5", "CZlib"]),
         .target(name: "Training", dependencies: ["Formats", "RevNet", "Tensor"]),
+        .target(name: "Inference", dependencies: ["Training", "Formats", "RevNet", "Tensor"]),
 
         .executableTarget(
             name: "revserve",
@@ -54,6 +55,7 @@ let package = Package(
         .target(name: "RevNetTestSupport", dependencies: ["RevNet", "Tensor"], path: "Tests/RevNetTestSupport"),
         .testTarget(name: "RevNetTests", dependencies: ["RevNet", "Tensor", "RevNetTestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "RevNet", "Tensor"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
         // Runs the built executable as a subprocess (it depends on it so that it is built first).
         .testTarget(name: "CLITests", dependencies: ["revserve", "Training", "RevNetTestSupport", "Formats"]),
     ],

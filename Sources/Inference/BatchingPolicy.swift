@@ -1,0 +1,114 @@
+// BatchingPolicy: the dynamic batcher's decisions as a state machine without I/O or clocks:
+// callers pass the time in, and it says what to run next, what to wait for and what expired.
+// The daemon drives one per model from an actor (issue 6); tests drive it with a fake clock.
+//
+// Rules:
+// - requests queue in arrival order, each carrying one or more images;
+// - a batch is dispatched when the model is idle and either the queued images fill a batch
+//   (`maxBatch`) or the oldest request has waited `maxQueueDelay`;
+// - a batch takes whole requests from the front while they fit in `maxBatch` images (a single
+//   request larger than that runs alone);
+// - admission stops at `maxQueue` queued images: the request is refused (the daemon answers
+//   503 with Retry-After); an empty queue admits any request;
+// - a request whose deadline passes while queued is dropped and reported as expired (504);
+// - a cancelled request (its client went away) is dropped if it is still queued.
+
+public struct BatchingConfiguration: Sendable, Equatable {
+    /// Largest batch in images.
+    public var maxBatch: Int
+    /// Longest the oldest queued request waits for a batch to fill, in nanoseconds.
+    public var maxQueueDelay: UInt64
+    /// Most images that may wait in the queue.
+    public var maxQueue: Int
+
+    public init(maxBatch: Int = 64, maxQueueDelay: UInt64 = 2_000_000, maxQueue: Int = 1024) {
+        self.maxBatch = max(1, maxBatch)
+        self.maxQueueDelay = maxQueueDelay
+        self.maxQueue = max(1, maxQueue)
+    }
+}
+
+public struct BatchingPolicy<ID: Hashable & Sendable>: Sendable {
+    public struct Queued: Sendable, Equatable {
+        public var id: ID
+        public var images: Int
+        /// Arrival time, nanoseconds on the caller's clock.
+        public var arrival: UInt64
+        /// Drop the request if it is still queued at this time.
+        public var deadline: UInt64?
+    }
+
+    public enum Admission: Sendable, Equatable {
+        case accepted
+        /// The queue holds `queued` images; `maxQueue` would be exceeded.
+        case queueFull(queued: Int)
+    }
+
+    public enum Decision: Sendable, Equatable {
+        /// Run these requests as one batch now (the model is then busy until `batchFinished`).
+        case dispatch([ID])
+        /// Nothing to run before this time unless something arrives.
+        case waitUntil(UInt64)
+        /// Nothing queued, or the model is busy.
+        case idle
+    }
+
+    public let configuration: BatchingConfiguration
+    public private(set) var queue: [Queued] = []
+    public private(set) var queuedImages = 0
+    public private(set) var busy = false
+
+    public init(_ configuration: BatchingConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Admits a request of `images` images arriving at `now`.
+    public mutating func enqueue(_ id: ID, images: Int, now: UInt64, deadline: UInt64? = nil) -> Admission {
+        // An empty queue takes any request, so that one larger than maxQueue is not refused forever.
+        guard queuedImages + images <= configuration.maxQueue || queue.isEmpty else {
+            return .queueFull(queued: queuedImages)
+        }
+        queue.append(Queued(id: id, images: images, arrival: now, deadline: deadline))
+        queuedImages += images
+        return .accepted
+    }
+
+    /// Drops a queued request (its client disconnected). False if it was not queued.
+    @discardableResult
+    public mutating func cancel(_ id: ID) -> Bool {
+        guard let i = queue.firstIndex(where: { $0.id == id }) else { return false }
+        queuedImages -= queue[i].images
+        queue.remove(at: i)
+        return true
+    }
+
+    /// Removes and returns the requests whose deadline is at or before `now`.
+    public mutating func expire(now: UInt64) -> [ID] {
+        let expired = queue.filter { $0.deadline.map { $0 <= now } ?? false }
+        guard !expired.isEmpty else { return [] }
+        queue.removeAll { $0.deadline.map { $0 <= now } ?? false }
+        queuedImages = queue.reduce(0) { $0 + $1.images }
+        return expired.map(\.id)
+    }
+
+    /// What to do at `now`. Call `expire(now:)` first so that expired requests are not batched.
+    public mutating func decide(now: UInt64) -> Decision {
+        guard !busy, let oldest = queue.first else { return .idle }
+        let due = oldest.arrival &+ configuration.maxQueueDelay
+        guard queuedImages >= configuration.maxBatch || now >= due else { return .waitUntil(due) }
+        var batch: [ID] = [], images = 0
+        while let next = queue.first, batch.isEmpty || images + next.images <= configuration.maxBatch {
+            batch.append(next.id)
+            images += next.images
+            queue.removeFirst()
+        }
+        queuedImages -= images
+        busy = true
+        return .dispatch(batch)
+    }
+
+    /// The model finished the dispatched batch and can take another.
+    public mutating func batchFinished() {
+        busy = false
+    }
+}
