@@ -59,7 +59,7 @@ enum MetricsFiles {
         let legend = [("train loss", "#c0392b", false), ("test loss", "#c0392b", true),
                       ("train accuracy", "#2471a3", false), ("test accuracy", "#2471a3", true)]
         for (k, (label, colour, dashed)) in legend.enumerated() {
-            let lx = left + 10 + Double(k) * 140
+            let lx = left + 8 + Double(k) * 125
             svg += "<line x1=\"\(lx)\" y1=\"\(top + 12)\" x2=\"\(lx + 24)\" y2=\"\(top + 12)\" stroke=\"\(colour)\" stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"6,4\"" : "")/>"
             svg += "<text x=\"\(lx + 30)\" y=\"\(top + 16)\">\(label)</text>\n"
         }

@@ -62,8 +62,9 @@ struct ProgressDisplay {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
+    /// Clears the live line, so that what is printed next takes its place.
     private mutating func endLiveLine() {
-        if liveLine { FileHandle.standardOutput.write(Data("\n".utf8)); liveLine = false }
+        if liveLine { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)); liveLine = false }
     }
 
     private func duration(_ seconds: Double) -> String {

@@ -101,8 +101,8 @@ struct Train: ParsableCommand {
             trainer = try Trainer(resume: resume, output: output, threads: threads,
                                   epochs: commandLineHas("--epochs") ? epochs : nil, maxSteps: maxSteps)
         } else {
-            var config = try network.config()
-            config.inputShape = [1, 1, 1]   // replaced by the dataset's image shape
+            // The dataset decides the input shape and classes (synthetic data takes --input and --classes).
+            let config = try network.config()
             var options = TrainingOptions(network: config, dataset: dataset,
                                           dataPath: data ?? (dataset == .fashionMNIST ? Datasets.fashionMNISTDirectory : ""),
                                           epochs: epochs, maxSteps: maxSteps, batchSize: batchSize, learningRate: lr,
