@@ -4,13 +4,14 @@
 import Foundation
 import Testing
 @testable import Formats
+import Tensor
 import Training
 
 /// Fashion-MNIST-format IDX files of `count` learnable 10×10 images (a bright square whose
 /// position depends on the class, plus noise) in `dir`, for both splits.
 func writeTinyIDX(_ dir: String, count: Int = 120) throws {
     func be(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
-    var rng = SystemRandomNumberGenerator()
+    var rng = SeededGenerator(seed: 77)
     for prefix in ["train", "t10k"] {
         var pixels: [UInt8] = [], labels: [UInt8] = []
         for i in 0..<count {
