@@ -13,7 +13,7 @@ SWIFT_RELEASE := -c release
 TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path .build-test
 REVSERVE := .build/release/revserve
 
-.PHONY: all deps test-deps install-packages build test demo bench bench-kernels clean
+.PHONY: all deps test-deps install-packages build test demo bench bench-kernels models clean
 
 all: build
 
@@ -65,3 +65,17 @@ bench: build
 
 clean:
 	rm -rf .build .build-test
+
+# Retrains the bundled models exactly as models/README.md records (about an hour on two cores).
+# The runs publish new versions next to the committed ones.
+models: build
+	@$(MAKE) --no-print-directory install-packages PACKAGES="dataset-fashion-mnist"
+	$(REVSERVE) train --arch hamiltonian --units 2,2,2 --channels 32,64,112 --h 0.5 --dataset fashion-mnist \
+	    --epochs 8 --batch-size 100 --lr 0.1 --schedule cosine --warmup-steps 100 --seed 1 --threads 2 \
+	    --repository models --model hamiltonian
+	$(REVSERVE) train --arch midpoint --units 2,2,2 --channels 24,48,96 --h 0.5 --dataset fashion-mnist \
+	    --epochs 6 --batch-size 100 --lr 0.1 --schedule cosine --warmup-steps 100 --seed 1 --threads 1 \
+	    --repository models --model midpoint
+	$(REVSERVE) train --arch leapfrog --units 2,2,2 --channels 24,48,96 --h 0.5 --dataset fashion-mnist \
+	    --epochs 6 --batch-size 100 --lr 0.1 --schedule cosine --warmup-steps 100 --seed 1 --threads 1 \
+	    --repository models --model leapfrog
