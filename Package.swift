@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "RevNetTestSupport", dependencies: ["RevNet", "Tensor"], path: "Tests/RevNetTestSupport"),
         .testTarget(name: "RevNetTests", dependencies: ["RevNet", "Tensor", "RevNetTestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "RevNet", "Tensor"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "RevNet", "Tensor"]),
         // Runs the built executable as a subprocess (it depends on it so that it is built first).
         .testTarget(name: "CLITests", dependencies: ["revserve", "Training", "RevNetTestSupport", "Formats"]),
     ],

@@ -91,6 +91,9 @@ public struct BatchingPolicy<ID: Hashable & Sendable>: Sendable {
         return expired.map(\.id)
     }
 
+    /// The earliest deadline among queued requests: when `expire` will next have work.
+    public var earliestDeadline: UInt64? { queue.compactMap(\.deadline).min() }
+
     /// What to do at `now`. Call `expire(now:)` first so that expired requests are not batched.
     public mutating func decide(now: UInt64) -> Decision {
         guard !busy, let oldest = queue.first else { return .idle }

@@ -52,6 +52,7 @@ let ms: UInt64 = 1_000_000
         _ = p.enqueue(1, images: 1, now: 0, deadline: 3 * ms)
         _ = p.enqueue(2, images: 1, now: ms)
         _ = p.enqueue(3, images: 1, now: ms, deadline: 50 * ms)
+        #expect(p.earliestDeadline == 3 * ms)
         #expect(p.cancel(2) && !p.cancel(2))
         #expect(p.expire(now: 2 * ms).isEmpty)
         #expect(p.expire(now: 3 * ms) == [1])
