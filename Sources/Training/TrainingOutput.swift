@@ -50,8 +50,7 @@ public enum TrainingOutput: Sendable, Equatable {
         let temporary = "\(modelDir)/.publish-\(getpid())"
         _ = removeTree(temporary)
         guard mkdir(temporary, 0o755) == 0 else { throw .output("\(temporary): \(errorString())") }
-        for name in ["model.h5", "model.metrics.jsonl", "model.svg"] {
-            let target = name == "model.h5" ? "model.h5" : name.replacingOccurrences(of: "model.", with: "")
+        for (name, target) in [("model.h5", "model.h5"), ("model.metrics.jsonl", "metrics.jsonl"), ("model.svg", "training.svg")] {
             guard copyFile("\(working)/\(name)", "\(temporary)/\(target)") else {
                 throw .output("\(working)/\(name): cannot copy into the new version: \(errorString())")
             }
