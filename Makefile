@@ -71,11 +71,11 @@ clean:
 models: build
 	@$(MAKE) --no-print-directory install-packages PACKAGES="dataset-fashion-mnist"
 	$(REVSERVE) train --arch hamiltonian --units 2,2,2 --channels 32,64,112 --h 0.5 --dataset fashion-mnist \
-	    --epochs 8 --batch-size 100 --lr 0.1 --schedule cosine --warmup-steps 100 --seed 1 --threads 2 \
+	    --epochs 8 --batch-size 100 --lr 0.1 --schedule cosine --warmup-steps 100 --augment on --seed 1 --threads 2 \
 	    --repository models --model hamiltonian
 	$(REVSERVE) train --arch midpoint --units 2,2,2 --channels 24,48,96 --h 0.5 --dataset fashion-mnist \
-	    --epochs 6 --batch-size 100 --lr 0.1 --schedule cosine --warmup-steps 100 --seed 1 --threads 1 \
+	    --epochs 6 --batch-size 100 --lr 0.1 --schedule cosine --warmup-steps 100 --augment on --seed 1 --threads 1 \
 	    --repository models --model midpoint
 	$(REVSERVE) train --arch leapfrog --units 2,2,2 --channels 24,48,96 --h 0.5 --dataset fashion-mnist \
-	    --epochs 6 --batch-size 100 --lr 0.1 --schedule cosine --warmup-steps 100 --seed 1 --threads 1 \
+	    --epochs 6 --batch-size 100 --lr 0.1 --schedule cosine --warmup-steps 100 --augment on --seed 1 --threads 1 \
 	    --repository models --model leapfrog
