@@ -73,9 +73,14 @@ models: build
 	$(REVSERVE) train --arch hamiltonian --units 2,2,2 --channels 32,64,112 --h 0.5 --dataset fashion-mnist \
 	    --epochs 8 --batch-size 100 --lr 0.1 --schedule cosine --warmup-steps 100 --augment on --seed 1 --threads 2 \
 	    --repository models --model hamiltonian
+	$(REVSERVE) train --resume models/hamiltonian/.training/model.h5 --epochs 12 --threads 1 --repository models --model hamiltonian
 	$(REVSERVE) train --arch midpoint --units 2,2,2 --channels 24,48,96 --h 0.5 --dataset fashion-mnist \
 	    --epochs 6 --batch-size 100 --lr 0.1 --schedule cosine --warmup-steps 100 --augment on --seed 1 --threads 1 \
 	    --repository models --model midpoint
+	$(REVSERVE) train --resume models/midpoint/.training/model.h5 --epochs 9 --threads 1 --repository models --model midpoint
+	$(REVSERVE) train --resume models/midpoint/.training/model.h5 --epochs 10 --threads 1 --repository models --model midpoint
+	$(REVSERVE) train --resume models/midpoint/.training/model.h5 --epochs 12 --threads 2 --repository models --model midpoint
 	$(REVSERVE) train --arch leapfrog --units 2,2,2 --channels 24,48,96 --h 0.5 --dataset fashion-mnist \
 	    --epochs 6 --batch-size 100 --lr 0.1 --schedule cosine --warmup-steps 100 --augment on --seed 1 --threads 1 \
 	    --repository models --model leapfrog
+	$(REVSERVE) train --resume models/leapfrog/.training/model.h5 --epochs 8 --threads 2 --repository models --model leapfrog
