@@ -3,6 +3,7 @@
 
 import Formats
 import RevNet
+import Tensor
 
 public struct TrainingData: Sendable {
     public var train: ImageDataset
@@ -45,8 +46,8 @@ public struct TrainingData: Sendable {
     /// Splits off a seeded `fraction` of the images as the held-out set (for folders).
     static func holdOut(_ all: ImageDataset, fraction: Double, seed: UInt64) -> (ImageDataset, ImageDataset) {
         var order = Array(0..<all.count)
-        var rng = SeededGeneratorBox(seed: seed)
-        order.shuffle(using: &rng.generator)
+        var rng = SeededGenerator(seed: seed)
+        order.shuffle(using: &rng)
         let cut = max(1, Int(Double(all.count) * fraction))
         func subset(_ indices: ArraySlice<Int>) -> ImageDataset {
             var pixels: [UInt8] = []
@@ -59,10 +60,3 @@ public struct TrainingData: Sendable {
     }
 }
 
-import Tensor
-
-/// A SeededGenerator in a box with a name that reads well at call sites.
-struct SeededGeneratorBox {
-    var generator: SeededGenerator
-    init(seed: UInt64) { generator = SeededGenerator(seed: seed) }
-}
