@@ -12,6 +12,14 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
     ],
     targets: [
         // System libraries: module maps only, flags from pkg-config.
@@ -38,12 +46,30 @@ let package = Package(
         .target(name: "Formats", dependencies: ["Tensor", "CShims", "CHDF5", "CZlib"]),
         .target(name: "Training", dependencies: ["Formats", "RevNet", "Tensor"]),
         .target(name: "Inference", dependencies: ["Training", "Formats", "RevNet", "Tensor"]),
+        // HTTP over the Unix socket: routes, protocol codecs, errors → statuses, metrics, and the
+        // small NIO client `revserve classify` and the tests use. Never touches kernels.
+        .target(
+            name: "Server",
+            dependencies: [
+                "Inference", "Formats",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+            ]),
 
         .executableTarget(
             name: "revserve",
             dependencies: [
-                "Tensor", "RevNet", "Formats", "Training",
+                "Tensor", "RevNet", "Formats", "Training", "Inference", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
 
         .testTarget(name: "CShimsTests", dependencies: ["CShims", "CHDF5"]),
@@ -56,6 +82,8 @@ let package = Package(
         .testTarget(name: "RevNetTests", dependencies: ["RevNet", "Tensor", "RevNetTestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "RevNet", "Tensor"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "RevNet", "Tensor"]),
+        // Starts the real daemon as a subprocess on temporary sockets; also the codecs' unit tests.
+        .testTarget(name: "ServerTests", dependencies: ["Server", "revserve", "Inference", "Training", "Formats"]),
         // Runs the built executable as a subprocess (it depends on it so that it is built first).
         .testTarget(name: "CLITests", dependencies: ["revserve", "Training", "RevNetTestSupport", "Formats"]),
     ],

@@ -20,6 +20,7 @@ typedef struct {
     uint8_t *out;           // encoding: the growing output
     size_t out_size;
     size_t out_capacity;
+    int too_large;   /* set before the longjmp that refuses an image over max_pixels */
 } rs_png_context;
 
 static void on_error(png_structp png, png_const_charp message) {
@@ -63,7 +64,7 @@ int rs_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, rs_png_
             snprintf(error, error_size, "image is %llux%llu = %llu pixels, above the limit of %llu pixels",
                      (unsigned long long)w, (unsigned long long)h, (unsigned long long)(w * h),
                      (unsigned long long)max_pixels);
-            return -1;
+            return -2;
         }
     }
     rs_png_context ctx = {0};
@@ -85,7 +86,7 @@ int rs_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, rs_png_
         png_destroy_read_struct(&png, pinfo ? &pinfo : NULL, NULL);
         free(buffer);
         free(rows);
-        return -1;
+        return ctx.too_large ? -2 : -1;
     }
     png_set_read_fn(png, &ctx, read_bytes);
     // Ancillary chunks are capped so that a compressed text or ICC chunk cannot balloon.
@@ -99,6 +100,7 @@ int rs_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, rs_png_
         snprintf(error, error_size, "image is %ux%u = %llu pixels, above the limit of %llu pixels",
                  (unsigned)width, (unsigned)height, (unsigned long long)width * height,
                  (unsigned long long)max_pixels);
+        ctx.too_large = 1;
         longjmp(ctx.jump, 1);
     }
     if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);

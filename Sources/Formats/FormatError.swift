@@ -7,6 +7,8 @@ public enum FormatError: Error, Equatable, CustomStringConvertible {
     /// A checkpoint that does not follow CHECKPOINT.md: `path` is the HDF5 path inside the file.
     case checkpoint(file: String, path: String, problem: String)
     case image(file: String, problem: String)
+    /// An image whose width·height is over the decoder's pixel limit (checked before decoding).
+    case imageTooLarge(file: String, problem: String)
     case dataset(file: String, problem: String)
     case writeFailed(file: String, reason: String)
 
@@ -15,7 +17,7 @@ public enum FormatError: Error, Equatable, CustomStringConvertible {
         case .fileNotFound(let file): return "\(file): no such file"
         case .unreadable(let file, let reason): return "\(file): cannot read: \(reason)"
         case .checkpoint(let file, let path, let problem): return "\(file): \(path): \(problem)"
-        case .image(let file, let problem): return "\(file): \(problem)"
+        case .image(let file, let problem), .imageTooLarge(let file, let problem): return "\(file): \(problem)"
         case .dataset(let file, let problem): return "\(file): \(problem)"
         case .writeFailed(let file, let reason): return "\(file): cannot write: \(reason)"
         }

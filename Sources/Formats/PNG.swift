@@ -44,7 +44,9 @@ public enum PNG {
             rs_png_decode(b.baseAddress, b.count, UInt64(max(0, maxPixels)), &info, &pixels, &message, message.count)
         }
         guard status == 0, let pixels else {
-            throw .image(file: name, problem: "invalid PNG: " + String(cString: message))
+            let reason = String(cString: message)
+            if status == -2 { throw .imageTooLarge(file: name, problem: reason) }
+            throw .image(file: name, problem: "invalid PNG: " + reason)
         }
         defer { rs_png_free(pixels) }
         let count = Int(info.width) * Int(info.height) * Int(info.channels)

@@ -1,6 +1,6 @@
 // BatchScheduler: the actor that drives a BatchingPolicy for one model: requests wait in its
-// queue, batches run on the model's ComputeThread, answers go back to each waiting caller in
-// request order. Full queues, expired deadlines and cancelled callers end as typed errors.
+// queue, batches run on the ComputeThread, answers go back to each waiting caller in request
+// order. Full queues, expired deadlines and cancelled callers end as typed errors.
 
 import Tensor
 
@@ -24,46 +24,85 @@ public enum InferenceError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// One request's answer from the batcher.
+public struct BatchAnswer: Sendable {
+    /// images · classes logits, in the request's order.
+    public var logits: [Float]
+    /// Nanoseconds spent queued, and computing the batch it rode in.
+    public var queueNanos: UInt64
+    public var computeNanos: UInt64
+    /// Images in that batch.
+    public var batchImages: Int
+}
+
+/// Callbacks for metrics; called on the scheduler's actor, so they must be quick.
+public struct BatchObserver: Sendable {
+    public var batchExecuted: @Sendable (_ images: Int, _ nanoseconds: UInt64) -> Void
+    public var queueDepth: @Sendable (_ images: Int) -> Void
+    public init(batchExecuted: @escaping @Sendable (Int, UInt64) -> Void = { _, _ in },
+                queueDepth: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.batchExecuted = batchExecuted
+        self.queueDepth = queueDepth
+    }
+}
+
 public actor BatchScheduler {
     /// Runs a batch of `n` inputs (n · inputSize floats) and returns n · classes logits.
     public typealias Execute = @Sendable (_ inputs: [Float], _ n: Int) throws -> [Float]
+
+    private struct Waiting {
+        var inputs: [Float]
+        var images: Int
+        var arrival: UInt64
+        var continuation: CheckedContinuation<BatchAnswer, Error>
+    }
 
     private var policy: BatchingPolicy<Int>
     private let execute: Execute
     private let compute: ComputeThread
     private let inputSize: Int, classes: Int
+    private let statistics: ModelStatistics?
+    private let observer: BatchObserver
     private var nextID = 0
-    private var waiting: [Int: (inputs: [Float], images: Int, continuation: CheckedContinuation<[Float], Error>)] = [:]
+    private var waiting: [Int: Waiting] = [:]
     private var timerDue: UInt64?
-    /// Batches run and the images in them, for statistics.
+    /// Batches run and the images in them.
     public private(set) var batchesExecuted = 0
     public private(set) var imagesExecuted = 0
 
-    public init(configuration: BatchingConfiguration, inputSize: Int, classes: Int,
-                compute: ComputeThread, execute: @escaping Execute) {
+    public init(configuration: BatchingConfiguration, inputSize: Int, classes: Int, compute: ComputeThread,
+                statistics: ModelStatistics? = nil, observer: BatchObserver = BatchObserver(),
+                execute: @escaping Execute) {
         policy = BatchingPolicy(configuration)
         self.execute = execute
         self.compute = compute
         self.inputSize = inputSize
         self.classes = classes
+        self.statistics = statistics
+        self.observer = observer
     }
+
+    /// Images waiting in the queue (not counting the batch running).
+    public var queuedImages: Int { policy.queuedImages }
 
     /// Queues `images` images (images · inputSize floats) and returns their logits
     /// (images · classes), computed in a batch with whatever else is queued. `timeout` in
-    /// nanoseconds bounds the time spent queued.
-    public func infer(_ inputs: [Float], images: Int, timeout: UInt64? = nil) async throws -> [Float] {
+    /// nanoseconds bounds the time spent queued. Cancelling the calling task drops the request
+    /// if it is still queued.
+    public func infer(_ inputs: [Float], images: Int, timeout: UInt64? = nil) async throws -> BatchAnswer {
         precondition(inputs.count == images * inputSize, "inputs hold \(inputs.count) floats, not \(images) images")
         let id = nextID
         nextID += 1
         let now = Self.now()
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[Float], Error>) in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<BatchAnswer, Error>) in
+                guard !Task.isCancelled else { return continuation.resume(throwing: InferenceError.cancelled) }
                 switch policy.enqueue(id, images: images, now: now, deadline: timeout.map { now &+ $0 }) {
                 case .queueFull:
-                    let seconds = max(1, Int((policy.configuration.maxQueueDelay * 4) / 1_000_000_000))
-                    continuation.resume(throwing: InferenceError.queueFull(retryAfter: seconds))
+                    continuation.resume(throwing: InferenceError.queueFull(retryAfter: 1))
                 case .accepted:
-                    waiting[id] = (inputs, images, continuation)
+                    waiting[id] = Waiting(inputs: inputs, images: images, arrival: now, continuation: continuation)
+                    observer.queueDepth(policy.queuedImages)
                     pump()
                 }
             }
@@ -74,6 +113,7 @@ public actor BatchScheduler {
 
     private func cancel(_ id: Int) {
         guard policy.cancel(id), let entry = waiting.removeValue(forKey: id) else { return }
+        observer.queueDepth(policy.queuedImages)
         entry.continuation.resume(throwing: InferenceError.cancelled)
     }
 
@@ -86,10 +126,7 @@ public actor BatchScheduler {
         defer {
             // Deadlines are enforced while the model is busy too, not only at the next decision.
             if let deadline = policy.earliestDeadline { scheduleTimer(deadline) }
-        }
-        defer {
-            // Deadlines are enforced while the model is busy too, not only at the next decision.
-            if let deadline = policy.earliestDeadline { scheduleTimer(deadline) }
+            observer.queueDepth(policy.queuedImages)
         }
         switch policy.decide(now: now) {
         case .idle:
@@ -104,30 +141,39 @@ public actor BatchScheduler {
             for e in entries { batch.append(contentsOf: e.inputs) }
             let execute = self.execute, compute = self.compute, inputs = batch
             Task {   // isolated to this actor; only the batch itself runs on the compute thread
-                let result: Result<[Float], Error>
+                let result: Result<(logits: [Float], nanos: UInt64), Error>
                 do {
-                    result = .success(try await compute.run { try execute(inputs, n) })
+                    result = .success(try await compute.run {
+                        let start = Self.now()
+                        let logits = try execute(inputs, n)
+                        return (logits, Self.now() - start)
+                    })
                 } catch {
                     result = .failure(error)
                 }
-                self.finished(entries.map { ($0.images, $0.continuation) }, result)
+                self.finished(entries, dispatched: now, result)
             }
         }
     }
 
-    private func finished(_ entries: [(Int, CheckedContinuation<[Float], Error>)], _ result: Result<[Float], Error>) {
+    private func finished(_ entries: [Waiting], dispatched: UInt64, _ result: Result<(logits: [Float], nanos: UInt64), Error>) {
         policy.batchFinished()
         switch result {
-        case .success(let logits):
+        case .success(let (logits, nanos)):
+            let n = entries.reduce(0) { $0 + $1.images }
             batchesExecuted += 1
+            imagesExecuted += n
+            statistics?.recordBatch(images: n, nanoseconds: nanos)
+            observer.batchExecuted(n, nanos)
             var offset = 0
-            for (images, continuation) in entries {
-                continuation.resume(returning: Array(logits[(offset * classes)..<((offset + images) * classes)]))
-                offset += images
+            for e in entries {
+                let slice = Array(logits[(offset * classes)..<((offset + e.images) * classes)])
+                e.continuation.resume(returning: BatchAnswer(logits: slice, queueNanos: dispatched - e.arrival,
+                                                             computeNanos: nanos, batchImages: n))
+                offset += e.images
             }
-            imagesExecuted += offset
         case .failure(let error):
-            for (_, continuation) in entries { continuation.resume(throwing: InferenceError.execution("\(error)")) }
+            for e in entries { e.continuation.resume(throwing: InferenceError.execution("\(error)")) }
         }
         pump()
     }
@@ -149,7 +195,7 @@ public actor BatchScheduler {
     }
 
     /// Monotonic nanoseconds.
-    static func now() -> UInt64 {
+    public static func now() -> UInt64 {
         let origin = start   // initialised before reading the clock, so the difference is never negative
         let d = ContinuousClock.now - origin
         return UInt64(d.components.seconds) * 1_000_000_000 + UInt64(d.components.attoseconds / 1_000_000_000)

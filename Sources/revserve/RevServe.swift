@@ -4,9 +4,9 @@
 import ArgumentParser
 
 @main
-struct RevServe: ParsableCommand {
+struct RevServe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "revserve",
         abstract: "Serve and train reversible residual networks (Hamiltonian, Midpoint, Leapfrog).",
-        subcommands: [Train.self, Eval.self, Predict.self, Inspect.self, Bench.self])
+        subcommands: [Serve.self, Classify.self, Train.self, Eval.self, Predict.self, Inspect.self, Bench.self])
 }

@@ -75,7 +75,11 @@ func decodeError(_ bytes: [UInt8], maxPixels: Int = PNG.defaultMaxPixels) -> Str
     @Test func hugeHeadersAreRejectedBeforeAnyPixelMemory() throws {
         // 100000 × 100000 gray would need 10 GB; the header alone must be refused.
         let huge = handmadePNG(width: 100_000, height: 100_000, idat: [])
-        #expect(decodeError(huge) == "x.png: invalid PNG: image is 100000x100000 = 10000000000 pixels, above the limit of 16777216 pixels")
+        #expect(decodeError(huge) == "x.png: image is 100000x100000 = 10000000000 pixels, above the limit of 16777216 pixels")
         #expect(decodeError(handmadePNG(width: 20, height: 20, idat: []), maxPixels: 399).contains("above the limit of 399 pixels"))
+        // A distinct case, so that the daemon can answer 413 rather than 400.
+        #expect(throws: FormatError.imageTooLarge(file: "x.png", problem: "image is 20x20 = 400 pixels, above the limit of 399 pixels")) {
+            try PNG.decode(handmadePNG(width: 20, height: 20, idat: []), name: "x.png", maxPixels: 399)
+        }
     }
 }

@@ -14,8 +14,11 @@ import Tensor
         let net = try Network(config: NetworkConfig(architecture: "midpoint", inputShape: [1, 6, 6], numClasses: 3,
                                                     unitChannels: [4], unitBlocks: [2]), seed: 1)
         let sizes = Mutex<[Int]>([])
+        let statistics = ModelStatistics()
+        let observed = Mutex<[Int]>([])
         let scheduler = BatchScheduler(configuration: BatchingConfiguration(maxBatch: 16, maxQueueDelay: 20_000_000, maxQueue: 100),
-                                       inputSize: 36, classes: 3, compute: ComputeThread()) { inputs, n in
+                                       inputSize: 36, classes: 3, compute: ComputeThread(), statistics: statistics,
+                                       observer: BatchObserver(batchExecuted: { n, _ in observed.withLock { $0.append(n) } })) { inputs, n in
             sizes.withLock { $0.append(n) }
             return try net.logits(Tensor(shape: [n, 1, 6, 6], data: inputs)).data
         }
@@ -23,7 +26,7 @@ import Tensor
         let images = (0..<40).map { _ in Tensor.randomNormal([1, 1, 6, 6], using: &rng) }
         let answers = try await withThrowingTaskGroup(of: (Int, [Float]).self) { group in
             for (i, image) in images.enumerated() {
-                group.addTask { (i, try await scheduler.infer(image.data, images: 1)) }
+                group.addTask { (i, try await scheduler.infer(image.data, images: 1).logits) }
             }
             var all = [[Float]](repeating: [], count: images.count)
             for try await (i, logits) in group { all[i] = logits }
@@ -37,6 +40,11 @@ import Tensor
         #expect(batches.reduce(0, +) == 40 && batches.max()! <= 16)
         #expect(Double(40) / Double(batches.count) >= 4, "batches \(batches)")
         #expect(await scheduler.imagesExecuted == 40)
+        // Statistics and the metrics observer saw the same batches the executor ran.
+        let snapshot = statistics.snapshot
+        #expect(snapshot.executionCount == batches.count)
+        #expect(snapshot.batches.mapValues(\.count) == Dictionary(batches.map { ($0, 1) }, uniquingKeysWith: +))
+        #expect(observed.withLock { $0 }.sorted() == batches.sorted())
     }
 
     /// An executor that blocks until released, to hold the model busy.
@@ -68,8 +76,8 @@ import Tensor
         let late = Task { try await scheduler.infer([5], images: 1) }
         try await Task.sleep(nanoseconds: 20_000_000)
         gate.release()
-        #expect(try await running.value == [1])
-        #expect(try await late.value == [5])
+        #expect(try await running.value.logits == [1])
+        #expect(try await late.value.logits == [5])
         #expect(await scheduler.imagesExecuted == 2)
     }
 }

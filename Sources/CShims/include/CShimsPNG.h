@@ -25,7 +25,8 @@ typedef struct {
 /// any pixel memory is allocated.
 /// On success returns 0, fills `info` and sets `*pixels` to a malloc'd buffer of
 /// height·width·channels samples (uint8_t or uint16_t by bit_depth), freed with rs_png_free.
-/// On failure returns -1 and writes a one-line reason (NUL-terminated) into `error`.
+/// On failure returns -1 (-2 when the image is over `max_pixels`) and writes a one-line reason
+/// (NUL-terminated) into `error`.
 int rs_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, rs_png_info *info,
                   void **pixels, char *error, size_t error_size);
 

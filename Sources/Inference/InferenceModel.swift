@@ -1,0 +1,63 @@
+// InferenceModel: the model interface the server uses: what a model takes and answers
+// (its descriptor) and one call that runs a batch. Checkpoint-backed networks implement it
+// here; model plugins (issue 7) will implement it behind the C ABI.
+
+import Formats
+import RevNet
+import Tensor
+import Training
+
+/// What the server needs to know about a model to check requests and describe it.
+public struct ModelDescriptor: Sendable, Equatable {
+    public var name: String
+    public var version: Int
+    /// The backend that runs it, e.g. "revserve-hamiltonian" (the plugin's name in issue 7).
+    public var platform: String
+    /// [C, H, W] of one preprocessed input.
+    public var inputShape: [Int]
+    public var labels: [String]
+    public var preprocessor: ImagePreprocessor
+
+    public var classes: Int { labels.count }
+    /// Floats in one preprocessed input.
+    public var inputSize: Int { inputShape.reduce(1, *) }
+
+    public init(name: String, version: Int, platform: String, inputShape: [Int], labels: [String],
+                preprocessor: ImagePreprocessor) {
+        self.name = name
+        self.version = version
+        self.platform = platform
+        self.inputShape = inputShape
+        self.labels = labels
+        self.preprocessor = preprocessor
+    }
+}
+
+public protocol InferenceModel: Sendable {
+    var descriptor: ModelDescriptor { get }
+    /// Logits (n · classes floats) for `n` preprocessed inputs (n · inputSize floats). Blocking:
+    /// called only on a compute thread.
+    func execute(_ inputs: [Float], count n: Int) throws -> [Float]
+}
+
+/// A reversible network loaded from an HDF5 checkpoint (CHECKPOINT.md).
+public struct CheckpointModel: InferenceModel {
+    public let descriptor: ModelDescriptor
+    public let network: Network
+    private let context: EngineContext
+
+    /// Loads `path` as version `version` of model `name`, running kernels on `threads` threads.
+    public init(name: String, version: Int, path: String, threads: ComputeThreads) throws(FormatError) {
+        let loaded = try ModelCheckpoint.load(path)
+        network = loaded.network
+        context = EngineContext(threads: threads)
+        descriptor = ModelDescriptor(name: name, version: version, platform: "revserve-" + network.config.architecture,
+                                     inputShape: network.config.inputShape, labels: loaded.labels,
+                                     preprocessor: loaded.preprocessor)
+    }
+
+    public func execute(_ inputs: [Float], count n: Int) throws -> [Float] {
+        let x = try Tensor(shape: [n] + descriptor.inputShape, data: inputs)
+        return try network.logits(x, context).data
+    }
+}

@@ -1,0 +1,52 @@
+// BinaryTensor: the binary tensor data extension's element encodings: FP32 as little-endian
+// floats, BYTES as elements each prefixed by a 4-byte little-endian length.
+
+import Inference
+
+enum BinaryTensor {
+    /// Splits length-prefixed BYTES elements; every byte must belong to an element.
+    static func splitBytes(_ raw: ArraySlice<UInt8>, tensor: String) throws(APIError) -> [[UInt8]] {
+        var elements: [[UInt8]] = []
+        var i = raw.startIndex
+        while i < raw.endIndex {
+            guard raw.endIndex - i >= 4 else {
+                throw .badRequest("input '\(tensor)': binary BYTES element \(elements.count) is cut off inside its 4-byte length prefix")
+            }
+            let length = Int(raw[i]) | Int(raw[i + 1]) << 8 | Int(raw[i + 2]) << 16 | Int(raw[i + 3]) << 24
+            i += 4
+            guard length <= raw.endIndex - i else {
+                throw .badRequest("input '\(tensor)': binary BYTES element \(elements.count) claims \(length) bytes but \(raw.endIndex - i) remain")
+            }
+            elements.append(Array(raw[i..<(i + length)]))
+            i += length
+        }
+        return elements
+    }
+
+    static func floats(_ raw: ArraySlice<UInt8>) -> [Float] {
+        var out = [Float](repeating: 0, count: raw.count / 4)
+        out.withUnsafeMutableBytes { dst in
+            raw.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[0..<dst.count])) }
+        }
+        #if _endian(big)
+        for i in out.indices { out[i] = Float(bitPattern: UInt32(littleEndian: out[i].bitPattern)) }
+        #endif
+        return out
+    }
+
+    static func appendFloats(_ values: [Float], to out: inout [UInt8]) {
+        out.reserveCapacity(out.count + values.count * 4)
+        for v in values {
+            let b = v.bitPattern.littleEndian
+            withUnsafeBytes(of: b) { out.append(contentsOf: $0) }
+        }
+    }
+
+    static func appendBytes(_ elements: [String], to out: inout [UInt8]) {
+        for e in elements {
+            let utf8 = Array(e.utf8), n = UInt32(utf8.count).littleEndian
+            withUnsafeBytes(of: n) { out.append(contentsOf: $0) }
+            out.append(contentsOf: utf8)
+        }
+    }
+}

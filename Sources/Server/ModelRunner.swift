@@ -1,0 +1,66 @@
+// ModelRunner: runs one request's images or tensor through a model: PNGs are decoded and
+// preprocessed on NIO's blocking thread pool (never an event loop), the batcher computes,
+// probabilities are a softmax of the logits. Records the request in the model's statistics.
+
+import Formats
+import Inference
+import NIOPosix
+
+struct ModelRunner: Sendable {
+    var maxImagePixels: Int
+    var metrics: ServerMetrics
+
+    /// Phase durations of one request, nanoseconds.
+    struct Timings {
+        var input: UInt64 = 0, queue: UInt64 = 0, infer: UInt64 = 0
+    }
+
+    /// Runs `input` through `serving`; `names` label images in error messages.
+    func run(_ input: InferRequest.Input, names: [String]? = nil, timeout: UInt64?, on serving: ServingModel)
+        async throws -> (ModelResult, Timings) {
+        let model = serving.descriptor
+        var timings = Timings()
+        let start = BatchScheduler.now()
+        let values: [Float], n: Int
+        switch input {
+        case .tensor(let v, let count):
+            (values, n) = (v, count)
+        case .images(let images):
+            let maxPixels = maxImagePixels, preprocessor = model.preprocessor
+            values = try await NIOThreadPool.singleton.runIfActive {
+                var out = [Float]()
+                out.reserveCapacity(images.count * model.inputSize)
+                for (i, bytes) in images.enumerated() {
+                    let name = names?[i] ?? "image \(i)"
+                    let image = try PNG.decode(bytes, name: name, maxPixels: maxPixels)
+                    out += try preprocessor.input(from: image, name: name)
+                }
+                return out
+            }
+            n = images.count
+        }
+        timings.input = BatchScheduler.now() - start
+        let answer = try await serving.scheduler.infer(values, images: n, timeout: timeout)
+        timings.queue = answer.queueNanos
+        timings.infer = answer.computeNanos
+        metrics.queued(model: model.name, nanoseconds: answer.queueNanos)
+        return (ModelResult(count: n, logits: answer.logits, probabilities: Self.softmax(answer.logits, classes: model.classes)), timings)
+    }
+
+    /// Row-wise softmax, max-subtracted so that large logits do not overflow.
+    static func softmax(_ logits: [Float], classes: Int) -> [Float] {
+        var out = logits
+        for r in stride(from: 0, to: logits.count, by: classes) {
+            let row = logits[r..<(r + classes)]
+            let m = row.max() ?? 0
+            var sum: Float = 0
+            for i in row.indices { out[i] = expf(row[i] - m); sum += out[i] }
+            for i in row.indices { out[i] /= sum }
+        }
+        return out
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,181 @@
+// Routes: the Open Inference Protocol's endpoints (PROTOCOL.md) on a Hummingbird router:
+// health, server and model metadata, readiness, infer, classify, statistics and metrics.
+// Handlers decode, call the model runner and encode; errors are thrown and mapped in one place.
+
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Inference
+import Logging
+
+public struct InferenceAPI: Sendable {
+    public static let serverVersion = "0.6.0"
+    static let extensions = ["binary_tensor_data", "classification", "model_repository", "statistics"]
+
+    let store: ModelStore
+    let state: ServerState
+    let metrics: ServerMetrics
+    let runner: ModelRunner
+    let maxBodyBytes: Int
+
+    public init(store: ModelStore, state: ServerState, metrics: ServerMetrics, maxBodyBytes: Int, maxImagePixels: Int) {
+        self.store = store
+        self.state = state
+        self.metrics = metrics
+        self.maxBodyBytes = maxBodyBytes
+        runner = ModelRunner(maxImagePixels: maxImagePixels, metrics: metrics)
+    }
+
+    public func router(logger: Logger) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: AccessLogMiddleware(metrics: metrics, logger: logger))
+        router.add(middleware: ErrorMiddleware())
+
+        router.get("/v2/health/live") { _, _ in json(["live": true]) }
+        router.get("/v2/health/ready") { _, _ in
+            switch state.current {
+            case .ready: return json(["ready": true])
+            case .loading: throw APIError.unavailable("the server is loading its models")
+            case .draining: throw APIError.unavailable("the server is shutting down")
+            }
+        }
+        router.get("/v2") { _, _ in
+            json(["name": "revserve", "version": Self.serverVersion, "extensions": Self.extensions])
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
+        }
+        router.get("/v2/models/stats") { _, _ in try statistics(store.all.compactMap(\.serving)) }
+
+        for versioned in [false, true] {
+            let base = versioned ? "/v2/models/:model/versions/:version" : "/v2/models/:model"
+            router.get(RouterPath(base)) { _, context in try metadata(resolve(context)) }
+            router.get(RouterPath(base + "/ready")) { _, context in
+                _ = try resolve(context)
+                return json(["name": try context.parameters.require("model"), "ready": true])
+            }
+            router.get(RouterPath(base + "/stats")) { _, context in try statistics([resolve(context)]) }
+            router.post(RouterPath(base + "/infer")) { request, context in
+                try await serve(request, context, name: "infer", handler: infer)
+            }
+            router.post(RouterPath(base + "/classify")) { request, context in
+                try await serve(request, context, name: "classify", handler: classify)
+            }
+        }
+        return router
+    }
+
+    // MARK: models
+
+    /// The ready model the path names (with its version, if the path has one).
+    private func resolve(_ context: BasicRequestContext) throws -> ServingModel {
+        let name = try context.parameters.require("model")
+        var version: Int?
+        if let v = context.parameters.get("version") {
+            guard let n = Int(v), n >= 1 else { throw APIError.notFound("model '\(name)' has no version '\(v)'; versions are positive integers") }
+            version = n
+        }
+        return try store.resolve(name, version: version)
+    }
+
+    private func metadata(_ serving: ServingModel) throws -> Response {
+        let d = serving.descriptor
+        let tensors: (String, String, [Int]) -> [String: Any] = { ["name": $0, "datatype": $1, "shape": $2] }
+        return json([
+            "name": d.name, "versions": [String(d.version)], "platform": d.platform,
+            "inputs": [tensors("image", "BYTES", [-1]), tensors("input", "FP32", [-1] + d.inputShape)],
+            "outputs": [tensors("logits", "FP32", [-1, d.classes]), tensors("probabilities", "FP32", [-1, d.classes])],
+            "parameters": ["labels": d.labels],
+        ])
+    }
+
+    private func statistics(_ models: [ServingModel]) throws -> Response {
+        func tally(_ t: StatisticsSnapshot.Tally) -> [String: Any] { ["count": t.count, "ns": t.ns] }
+        let stats: [[String: Any]] = models.map { m in
+            let s = m.statistics.snapshot
+            return [
+                "name": m.descriptor.name, "version": String(m.descriptor.version),
+                "last_inference": s.lastInference, "inference_count": s.inferenceCount, "execution_count": s.executionCount,
+                "inference_stats": [
+                    "success": tally(s.success), "fail": tally(s.fail), "queue": tally(s.queue),
+                    "compute_input": tally(s.computeInput), "compute_infer": tally(s.computeInfer),
+                    "compute_output": tally(s.computeOutput),
+                ],
+                "batch_stats": s.batches.keys.sorted().map { size in
+                    ["batch_size": size, "compute_infer": tally(s.batches[size]!),
+                     "compute_input": tally(.init()), "compute_output": tally(.init())] as [String: Any]
+                },
+            ]
+        }
+        return json(["model_stats": stats])
+    }
+
+    // MARK: inference
+
+    /// Runs an inference endpoint: admission, body (bounded), cancellation when the client goes
+    /// away, statistics. Inference answers carry `revserve-model-version` and, because watching
+    /// for the client's departure consumes the connection's read side, `Connection: close`.
+    private func serve(_ request: Request, _ context: BasicRequestContext, name: String,
+                       handler: @escaping @Sendable (Request, ByteBuffer, ServingModel) async throws -> Response) async throws -> Response {
+        try state.admitWork()
+        let serving = try resolve(context)
+        let version = String(serving.descriptor.version)
+        let start = BatchScheduler.now()
+        do {
+            var response = try await request.body.consumeWithCancellationOnInboundClose { body in
+                let buffer = try await body.collect(upTo: maxBodyBytes)
+                return try await handler(request, buffer, serving)
+            }
+            response.headers[.modelVersion] = version
+            response.headers[.connection] = "close"
+            return response
+        } catch {
+            serving.statistics.recordFailure(total: BatchScheduler.now() - start)
+            var response = APIError.from(error).response(version: version)
+            response.headers[.connection] = "close"
+            return response
+        }
+    }
+
+    private func infer(_ request: Request, _ body: ByteBuffer, _ serving: ServingModel) async throws -> Response {
+        let start = BatchScheduler.now()
+        var headerLength: Int?
+        if let h = request.headers[.inferenceHeaderContentLength] {
+            guard let n = Int(h.trimmingCharacters(in: .whitespaces)), n >= 0 else {
+                throw APIError.badRequest("Inference-Header-Content-Length must be a non-negative integer, not '\(h)'")
+            }
+            headerLength = n
+        }
+        let parsed = try InferRequest.decode(body, headerLength: headerLength, model: serving.descriptor)
+        let (result, timings) = try await runner.run(parsed.input, timeout: parsed.timeoutNanos, on: serving)
+        let encodeStart = BatchScheduler.now()
+        let response = try InferResponse.encode(result, for: parsed, model: serving.descriptor)
+        record(serving, images: result.count, start: start, encodeStart: encodeStart, timings)
+        return response
+    }
+
+    private func classify(_ request: Request, _ body: ByteBuffer, _ serving: ServingModel) async throws -> Response {
+        let start = BatchScheduler.now()
+        let top = try ClassifyRequest.top(request.uri.queryParameters["top"].map(String.init), classes: serving.descriptor.classes)
+        let images = try ClassifyRequest.images(body, contentType: request.headers[.contentType])
+        let (result, timings) = try await runner.run(.images(images.map(\.bytes)), names: images.map(\.name),
+                                                     timeout: nil, on: serving)
+        let encodeStart = BatchScheduler.now()
+        let response = try ClassifyRequest.response(result, top: top, model: serving.descriptor)
+        record(serving, images: result.count, start: start, encodeStart: encodeStart, timings)
+        return response
+    }
+
+    private func record(_ serving: ServingModel, images: Int, start: UInt64, encodeStart: UInt64, _ t: ModelRunner.Timings) {
+        let end = BatchScheduler.now()
+        serving.statistics.recordSuccess(images: images, total: end - start, queue: t.queue, input: t.input, infer: t.infer,
+                                         output: end - encodeStart, epochMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+    }
+}
+
+/// A 200 JSON response from a JSON-compatible value.
+func json(_ value: Any, status: HTTPResponse.Status = .ok) -> Response {
+    let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])) ?? Data("{}".utf8)
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}

@@ -1,0 +1,32 @@
+// ServeConfiguration: everything `revserve serve` can be told: where to listen, what to serve,
+// how to batch, and the limits that protect the daemon from oversized input.
+
+import Formats
+import Inference
+import Tensor
+
+public struct ServeConfiguration: Sendable {
+    /// Where the Unix socket is created (ignored when systemd passes listening sockets).
+    public var socketPath: String
+    /// Permission bits of the socket file.
+    public var socketMode: UInt32 = 0o660
+    /// Extra loopback TCP listeners, as (host, port); port 0 picks a free one.
+    public var tcpListeners: [(host: String, port: Int)] = []
+    public var modelsDirectory: String = "models"
+    public var batching = BatchingConfiguration()
+    public var threads: ComputeThreads = .all
+    public var maxBodyBytes: Int = 64 << 20
+    public var maxImagePixels: Int = PNG.defaultMaxPixels
+    /// Sockets inherited through systemd socket activation (LISTEN_FDS), used instead of binding.
+    public var activatedSockets: [Int32] = []
+
+    public init(socketPath: String) {
+        self.socketPath = socketPath
+    }
+
+    /// PROTOCOL.md's default: $XDG_RUNTIME_DIR/revserve.sock, else /tmp/revserve-<uid>.sock.
+    public static func defaultSocketPath(environment: [String: String]) -> String {
+        if let dir = environment["XDG_RUNTIME_DIR"], !dir.isEmpty { return dir + "/revserve.sock" }
+        return "/tmp/revserve-\(currentUID()).sock"
+    }
+}

@@ -1,0 +1,110 @@
+// `revserve serve`: runs the daemon (PROTOCOL.md) on the models in a repository directory.
+
+import ArgumentParser
+import Foundation
+import Inference
+import Logging
+import Server
+import Tensor
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the models in a repository over HTTP on a Unix socket (Open Inference Protocol).",
+        discussion: """
+            Listens before the models load: /v2/health/live answers at once, /v2/health/ready
+            once every model is loaded and warmed. SIGTERM or SIGINT drains: ready turns 503,
+            requests in flight finish, the socket is removed, the exit status is 0.
+            The repository holds models/NAME/VERSION/model.h5; each model serves its highest version.
+            Examples:
+              revserve serve --models models
+              revserve serve --socket /tmp/rs.sock --listen tcp://127.0.0.1:8000 --max-batch 32
+              curl --unix-socket /tmp/rs.sock localhost/v2/health/ready
+            """)
+
+    @Option(help: "The model repository directory.")
+    var models = "models"
+
+    @Option(help: "The Unix socket to create (default: $XDG_RUNTIME_DIR/revserve.sock, else /tmp/revserve-<uid>.sock).")
+    var socket: String?
+
+    @Option(help: "Permission bits of the socket file, in octal.")
+    var socketMode = "0660"
+
+    @Option(help: ArgumentHelp("Also listen on loopback TCP, e.g. tcp://127.0.0.1:8000 (repeatable).", valueName: "tcp://127.0.0.1:PORT"))
+    var listen: [String] = []
+
+    @Option(help: "Largest batch the batcher runs, in images.")
+    var maxBatch = 64
+
+    @Option(help: "Longest the oldest queued request waits for a batch to fill, in microseconds.")
+    var maxQueueDelayUs = 2000
+
+    @Option(help: "Most images that may wait in a model's queue; more get 503 with Retry-After.")
+    var maxQueue = 1024
+
+    @Option(help: "Compute threads (default: all online cores).")
+    var threads = ComputeThreads.onlineCores
+
+    @Option(help: "Largest request body, in bytes.")
+    var maxBodyBytes = 64 << 20
+
+    @Option(help: "Largest image accepted, in pixels (width × height).")
+    var maxImagePixels = 4096 * 4096
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1, got \(maxBatch)") }
+        guard maxQueueDelayUs >= 0 else { throw ValidationError("--max-queue-delay-us must not be negative") }
+        guard maxQueue >= 1 else { throw ValidationError("--max-queue must be at least 1, got \(maxQueue)") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        guard maxImagePixels >= 1 else { throw ValidationError("--max-image-pixels must be positive") }
+        guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
+            throw ValidationError("--socket-mode must be octal permission bits such as 0660, not '\(socketMode)'")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
+        for l in listen { _ = try Self.parseListen(l) }
+    }
+
+    /// tcp://HOST:PORT with a loopback host: the daemon has no authentication, so it never
+    /// listens beyond the machine.
+    static func parseListen(_ value: String) throws -> (host: String, port: Int) {
+        guard value.hasPrefix("tcp://") else { throw ValidationError("--listen takes tcp://127.0.0.1:PORT, not '\(value)'") }
+        let rest = value.dropFirst("tcp://".count)
+        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("--listen '\(value)': give a port, as in tcp://127.0.0.1:8000")
+        }
+        var host = String(rest[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard ["127.0.0.1", "localhost", "::1"].contains(host) else {
+            throw ValidationError("--listen '\(value)': only loopback addresses (127.0.0.1, ::1) are allowed; the daemon has no authentication")
+        }
+        return (host == "localhost" ? "127.0.0.1" : host, port)
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel)!
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var config = ServeConfiguration(socketPath: socket ?? ServeConfiguration.defaultSocketPath(environment: ProcessInfo.processInfo.environment))
+        config.socketMode = UInt32(socketMode, radix: 8)!
+        config.tcpListeners = try listen.map(Self.parseListen)
+        config.modelsDirectory = models
+        config.batching = BatchingConfiguration(maxBatch: maxBatch, maxQueueDelay: UInt64(maxQueueDelayUs) * 1000, maxQueue: maxQueue)
+        config.threads = ComputeThreads(threads)
+        config.maxBodyBytes = maxBodyBytes
+        config.maxImagePixels = maxImagePixels
+        config.activatedSockets = UnixSocketFile.activatedSockets()
+        do {
+            try await Daemon(configuration: config, logger: Logger(label: "revserve")).run()
+        } catch {
+            printError("\(error)")
+            throw ExitCode.failure
+        }
+    }
+}
