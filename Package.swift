@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "RevNet", "Tensor"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "RevNet", "Tensor"]),
         // Starts the real daemon as a subprocess on temporary sockets; also the codecs' unit tests.
-        .testTarget(name: "ServerTests", dependencies: ["Server", "revserve", "Inference", "Training", "Formats"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "revserve", "Inference", "Training", "Formats", "RevNet", "Tensor"]),
         // Runs the built executable as a subprocess (it depends on it so that it is built first).
         .testTarget(name: "CLITests", dependencies: ["revserve", "Training", "RevNetTestSupport", "Formats"]),
     ],

@@ -24,7 +24,6 @@ final class HDF5File {
 
     /// Serialises every libhdf5 call in the process.
     static let lock = Mutex<Void>(())
-    private static let setUp: Void = { rs_h5_silence_errors() }()
 
     private init(path: String, id: hid_t) {
         self.path = path
@@ -47,8 +46,13 @@ final class HDF5File {
 
     /// Runs `body` holding the HDF5 lock.
     static func locked<T>(_ body: () throws(FormatError) -> T) throws(FormatError) -> T {
-        _ = setUp
-        return try lock.withLock { _ throws(FormatError) -> T in try body() }
+        return try lock.withLock { _ throws(FormatError) -> T in
+            // libhdf5's automatic error printing is per thread (the library may be built
+            // thread-safe), and callers come from any thread: silence it on this one. Every
+            // failure is reported through FormatError instead.
+            rs_h5_silence_errors()
+            return try body()
+        }
     }
 
     /// Creates (truncates) a file for writing.

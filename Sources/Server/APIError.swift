@@ -8,6 +8,7 @@ import HTTPTypes
 import Hummingbird
 import Inference
 import NIOCore
+import NIOHTTP1
 
 public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public var status: HTTPResponse.Status
@@ -50,6 +51,8 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         case let e as FormatError:
             if case .imageTooLarge = e { return .tooLarge("\(e); raise the server's --max-image-pixels to accept it") }
             return .badRequest(e.description)
+        case let e as HTTPParserError:
+            return .badRequest("malformed HTTP request: \(e)")
         case is NIOTooManyBytesError:
             return .tooLarge("request body over the limit; raise the server's --max-body-bytes to accept it")
         case let e as HTTPError:

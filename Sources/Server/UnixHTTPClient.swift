@@ -53,9 +53,16 @@ public enum UnixHTTPClient {
                 head.headers.add(name: "Content-Length", value: String(body.count))
                 head.headers.add(name: "Connection", value: "close")
                 for (name, value) in headers { head.headers.replaceOrAdd(name: name, value: value) }
-                try await outbound.write(.head(head))
-                if !body.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-                try await outbound.write(.end(nil))
+                // A server may answer and close before reading the whole body (413): keep
+                // going to read its answer rather than report the failed write.
+                var writeError: (any Error)?
+                do {
+                    try await outbound.write(.head(head))
+                    if !body.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+                    try await outbound.write(.end(nil))
+                } catch {
+                    writeError = error
+                }
                 var response = ClientResponse(status: 0, headers: [], body: [])
                 for try await part in inbound {
                     switch part {
@@ -68,7 +75,7 @@ public enum UnixHTTPClient {
                         return response
                     }
                 }
-                throw ClientError.protocolError(socket: path, reason: "the connection closed before the answer ended")
+                throw ClientError.protocolError(socket: path, reason: writeError.map { "\($0)" } ?? "the connection closed before the answer ended")
             }
         } catch let e as ClientError {
             throw e

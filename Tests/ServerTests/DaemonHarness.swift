@@ -1,0 +1,149 @@
+// DaemonHarness: the real daemon as a subprocess on a temporary socket, for the integration
+// tests: start, wait for readiness, talk HTTP (through the project's client or raw bytes),
+// signal and reap. Each test owns its daemon; a daemon left running is killed on deinit.
+
+import Foundation
+import Server
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The repository root (for models/ and samples/).
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let bundledModels = repositoryRoot.appendingPathComponent("models").path
+let samplesDirectory = repositoryRoot.appendingPathComponent("samples")
+
+/// The built revserve binary: $REVSERVE_BIN, or next to the test bundle, or in a build folder.
+func revserveBinary() throws -> String {
+    if let path = ProcessInfo.processInfo.environment["REVSERVE_BIN"] { return path }
+    let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [here.appendingPathComponent("revserve"), repositoryRoot.appendingPathComponent(".build-test/release/revserve"),
+                      repositoryRoot.appendingPathComponent(".build/release/revserve")]
+        where FileManager.default.isExecutableFile(atPath: candidate.path) {
+        return candidate.path
+    }
+    throw HarnessError.failed("the revserve binary is not built")
+}
+
+enum HarnessError: Error, CustomStringConvertible {
+    case failed(String)
+    var description: String { if case .failed(let s) = self { return s }; return "" }
+}
+
+/// A fresh short directory under /tmp (socket paths are limited to 107 bytes).
+func temporaryDirectory() throws -> URL {
+    let url = URL(fileURLWithPath: "/tmp/rs-test-" + UUID().uuidString.prefix(8))
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+func sample(_ name: String) throws -> [UInt8] {
+    Array(try Data(contentsOf: samplesDirectory.appendingPathComponent(name)))
+}
+
+final class DaemonProcess: @unchecked Sendable {
+    let directory: URL
+    let socket: String
+    let process = Process()
+    let logURL: URL
+
+    /// Starts `revserve serve` on a new socket with `arguments` added; waits until ready
+    /// (or only until the socket answers /v2/health/live when `waitReady` is false).
+    init(models: String = bundledModels, arguments: [String] = [], socket: String? = nil, waitReady: Bool = true) async throws {
+        directory = try temporaryDirectory()
+        self.socket = socket ?? directory.appendingPathComponent("rs.sock").path
+        logURL = directory.appendingPathComponent("daemon.log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: try revserveBinary())
+        process.arguments = ["serve", "--models", models, "--socket", self.socket, "--threads", "2"] + arguments
+        let log = try FileHandle(forWritingTo: logURL)
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        try await waitFor(waitReady ? "/v2/health/ready" : "/v2/health/live")
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    /// Polls `path` until it answers 200 (up to 60 s).
+    func waitFor(_ path: String) async throws {
+        for _ in 0..<1200 {
+            guard process.isRunning else { throw HarnessError.failed("the daemon exited with \(process.terminationStatus): \(log)") }
+            if let r = try? await get(path), r.status == 200 { return }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        throw HarnessError.failed("the daemon never answered 200 on \(path): \(log)")
+    }
+
+    func get(_ path: String) async throws -> ClientResponse {
+        try await UnixHTTPClient.send(socket: socket, method: "GET", path: path)
+    }
+
+    func post(_ path: String, _ body: [UInt8], headers: [(String, String)] = []) async throws -> ClientResponse {
+        try await UnixHTTPClient.send(socket: socket, method: "POST", path: path, headers: headers, body: body)
+    }
+
+    func postJSON(_ path: String, _ object: Any) async throws -> ClientResponse {
+        try await post(path, Array(try JSONSerialization.data(withJSONObject: object)), headers: [("Content-Type", "application/json")])
+    }
+
+    /// Sends a signal and waits for the exit status (up to 60 s).
+    func stop(_ signal: Int32 = SIGTERM) async throws -> Int32 {
+        kill(process.processIdentifier, signal)
+        for _ in 0..<600 where process.isRunning { try await Task.sleep(nanoseconds: 100_000_000) }
+        guard !process.isRunning else { throw HarnessError.failed("the daemon did not exit after signal \(signal): \(log)") }
+        return process.terminationStatus
+    }
+}
+
+/// The JSON object of a response body.
+func jsonObject(_ r: ClientResponse) throws -> [String: Any] {
+    guard let o = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] else {
+        throw HarnessError.failed("not a JSON object: \(r.text)")
+    }
+    return o
+}
+
+/// The `error` string of an error response (and a check that it is the only key).
+func errorMessage(_ r: ClientResponse) -> String {
+    guard let o = try? jsonObject(r), o.count == 1, let e = o["error"] as? String else { return "<no error body: \(r.text)>" }
+    return e
+}
+
+/// Sends raw bytes on a new connection to a Unix socket and returns all it answers before
+/// the server closes the connection (or `timeout` seconds pass).
+func rawExchange(socket path: String, _ bytes: [UInt8], timeout: Int = 10) throws -> String {
+    let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError.failed("socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        let p = Array(path.utf8)
+        raw.copyBytes(from: p)
+        raw[p.count] = 0
+    }
+    let rc = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard rc == 0 else { throw HarnessError.failed("connect to \(path) failed: errno \(errno)") }
+    var tv = timeval(tv_sec: timeout, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    var out = [UInt8](), buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = recv(fd, &buffer, buffer.count, 0)
+        if n <= 0 { break }
+        out += buffer[0..<n]
+    }
+    return String(decoding: out, as: UTF8.self)
+}
