@@ -117,8 +117,10 @@ struct StartupLoader: Service {
                 let threads = configuration.threads
                 let model = try await compute.run { try CheckpointModel(name: source.name, version: version, path: path, threads: threads) }
                 let d = model.descriptor
-                // Warm-up: one input through the network before the model is offered (not counted).
-                _ = try await compute.run { try model.execute([Float](repeating: 0, count: d.inputSize), count: 1) }
+                // Warm-up: a full batch through the network before the model is offered (not
+                // counted), so that the first requests find buffers sized for the largest batch.
+                let warmup = configuration.batching.maxBatch
+                _ = try await compute.run { try model.execute([Float](repeating: 0, count: warmup * d.inputSize), count: warmup) }
                 let statistics = ModelStatistics()
                 let scheduler = BatchScheduler(configuration: configuration.batching, inputSize: d.inputSize, classes: d.classes,
                                                compute: compute, statistics: statistics,

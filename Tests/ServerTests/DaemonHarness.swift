@@ -50,13 +50,23 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// Starts `revserve serve` on a new socket with `arguments` added; waits until ready
     /// (or only until the socket answers /v2/health/live when `waitReady` is false).
-    init(models: String = bundledModels, arguments: [String] = [], socket: String? = nil, waitReady: Bool = true) async throws {
+    /// `environment` is added to the test's; `launcher` runs instead of revserve, with the
+    /// serve arguments after its own (it must exec revserve with them).
+    init(models: String = bundledModels, arguments: [String] = [], socket: String? = nil, waitReady: Bool = true,
+         environment: [String: String] = [:], launcher: [String]? = nil) async throws {
         directory = try temporaryDirectory()
         self.socket = socket ?? directory.appendingPathComponent("rs.sock").path
         logURL = directory.appendingPathComponent("daemon.log")
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: try revserveBinary())
-        process.arguments = ["serve", "--models", models, "--socket", self.socket, "--threads", "2"] + arguments
+        let serve = ["serve", "--models", models, "--socket", self.socket, "--threads", "2"] + arguments
+        if let launcher {
+            process.executableURL = URL(fileURLWithPath: launcher[0])
+            process.arguments = Array(launcher.dropFirst()) + [try revserveBinary()] + serve
+        } else {
+            process.executableURL = URL(fileURLWithPath: try revserveBinary())
+            process.arguments = serve
+        }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let log = try FileHandle(forWritingTo: logURL)
         process.standardOutput = log
         process.standardError = log

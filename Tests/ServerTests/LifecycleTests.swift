@@ -1,0 +1,181 @@
+// LifecycleTests: the daemon's life as PROTOCOL.md and issue 6 describe it: live before ready
+// while models load, a drain on SIGTERM that answers every queued request, the socket file's
+// conventions (mode, stale sockets, refusing other files and live servers, removal, restart),
+// and systemd socket activation.
+
+import Foundation
+import Formats
+import RevNet
+import Server
+import Testing
+import Training
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A repository with one random-weight model `name` of the given input shape.
+func randomModelRepository(name: String, inputShape: [Int], channels: [Int] = [32, 64, 112], blocks: [Int] = [2, 2, 2]) throws -> URL {
+    let root = try temporaryDirectory()
+    let version = root.appendingPathComponent("\(name)/1")
+    try FileManager.default.createDirectory(at: version, withIntermediateDirectories: true)
+    let network = try Network(config: NetworkConfig(architecture: "hamiltonian", inputShape: inputShape, numClasses: 4,
+                                                    unitChannels: channels, unitBlocks: blocks), seed: 3)
+    let c = inputShape[0]
+    let checkpoint = ModelCheckpoint.checkpoint(network, labels: ["a", "b", "c", "d"],
+                                                mean: [Float](repeating: 0.5, count: c), std: [Float](repeating: 0.25, count: c))
+    try CheckpointFile.write(checkpoint, to: version.appendingPathComponent("model.h5").path)
+    return root
+}
+
+func fileMode(_ path: String) -> UInt32? {
+    var st = stat()
+    return lstat(path, &st) == 0 ? UInt32(st.st_mode) & 0o7777 : nil
+}
+
+@Suite(.timeLimit(.minutes(3))) struct LifecycleTests {
+    @Test func liveAnswersWhileModelsLoadAndReadyFlipsAfter() async throws {
+        // Warm-up runs a full batch: 256 images of 3×64×64 take seconds on two cores.
+        let repository = try randomModelRepository(name: "slow", inputShape: [3, 64, 64])
+        defer { try? FileManager.default.removeItem(at: repository) }
+        let daemon = try await DaemonProcess(models: repository.path, arguments: ["--max-batch", "256"], waitReady: false)
+        let ready = try await daemon.get("/v2/health/ready")
+        #expect(ready.status == 503 && ready.header("Retry-After") != nil && errorMessage(ready).contains("loading"), "\(ready.text)")
+        let model = try await daemon.get("/v2/models/slow/ready")
+        #expect(model.status == 503 && errorMessage(model).contains("LOADING"), "\(model.text)")
+        try await daemon.waitFor("/v2/health/ready")
+        #expect(try await daemon.get("/v2/models/slow/ready").status == 200)
+        #expect(try await daemon.stop() == 0)
+    }
+
+    @Test func sigtermAnswersEveryQueuedRequestRemovesTheSocketAndAllowsARestart() async throws {
+        // Requests wait 1.5 s for a batch to fill, so they are certainly queued at the signal.
+        let arguments = ["--max-queue-delay-us", "1500000", "--max-batch", "64"]
+        let daemon = try await DaemonProcess(arguments: arguments)
+        let png = try sample("0006-coat.png")
+        let requests = (0..<12).map { _ in Task { try await daemon.post("/v2/models/hamiltonian/classify", png) } }
+        var queued = 0
+        for _ in 0..<100 where queued < 12 {
+            try await Task.sleep(nanoseconds: 20_000_000)
+            let metrics = try await daemon.get("/metrics").text
+            queued = metrics.split(separator: "\n").first { $0.hasPrefix("revserve_queue_depth{model=\"hamiltonian\"}") }
+                .flatMap { Double($0.split(separator: " ").last ?? "") }.map(Int.init) ?? 0
+        }
+        #expect(queued == 12)
+        let exit = try await daemon.stop(SIGTERM)
+        for r in requests {
+            let answer = try await r.value
+            #expect(answer.status == 200 && answer.text.contains("\"Coat\""), "\(answer.status) \(answer.text)")
+        }
+        #expect(exit == 0, "\(daemon.log)")
+        #expect(!FileManager.default.fileExists(atPath: daemon.socket))
+        #expect(daemon.log.contains("shutting down"))
+
+        let again = try await DaemonProcess(socket: daemon.socket)
+        #expect(try await again.get("/v2/health/ready").status == 200)
+        #expect(try await again.stop(SIGINT) == 0)
+        #expect(!FileManager.default.fileExists(atPath: daemon.socket))
+    }
+
+    @Test func socketFileConventions() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+
+        // Mode 0660 by default, --socket-mode otherwise.
+        let first = try await DaemonProcess()
+        #expect(fileMode(first.socket) == 0o660)
+        let private600 = try await DaemonProcess(arguments: ["--socket-mode", "0600"])
+        #expect(fileMode(private600.socket) == 0o600)
+
+        // A live server's socket is never taken over.
+        let second = try revserveRun(["serve", "--models", bundledModels, "--socket", first.socket])
+        #expect(second.status != 0 && second.stderr.contains("another server is listening"), "\(second.stderr)")
+        #expect(try await first.get("/v2/health/live").status == 200)
+
+        // Any other file is refused and left alone.
+        let file = directory.appendingPathComponent("notes.txt").path
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: file))
+        let refused = try revserveRun(["serve", "--models", bundledModels, "--socket", file])
+        #expect(refused.status != 0 && refused.stderr.contains("is not a socket"), "\(refused.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "keep me")
+
+        // A stale socket (bound, nobody listening) is replaced.
+        let stale = directory.appendingPathComponent("stale.sock").path
+        try bindAndAbandon(stale)
+        let revived = try await DaemonProcess(socket: stale)
+        #expect(try await revived.get("/v2/health/ready").status == 200)
+
+        // The default path follows $XDG_RUNTIME_DIR.
+        let runtime = directory.appendingPathComponent("run")
+        try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: true)
+        let byDefault = try await DaemonProcess(socket: runtime.appendingPathComponent("revserve.sock").path,
+                                                environment: ["XDG_RUNTIME_DIR": runtime.path],
+                                                launcher: ["/bin/sh", "-c", "exec \"$0\" serve --models \"$3\" --threads 1", ])
+        #expect(try await byDefault.get("/v2/health/live").status == 200)
+        #expect(try await byDefault.stop() == 0)
+        #expect(!FileManager.default.fileExists(atPath: byDefault.socket))
+    }
+
+    @Test func systemdSocketActivation() async throws {
+        // The launcher binds and listens, puts the socket at descriptor 3 and execs the daemon
+        // with LISTEN_FDS=1 and LISTEN_PID set to its own (unchanged by exec) process id.
+        let launcher = """
+            import os, socket, sys
+            path = sys.argv[1]
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(path)
+            s.listen(128)
+            os.dup2(s.fileno(), 3)
+            os.set_inheritable(3, True)
+            os.environ["LISTEN_FDS"] = "1"
+            os.environ["LISTEN_PID"] = str(os.getpid())
+            os.execv(sys.argv[2], sys.argv[2:])
+            """
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("activated.sock").path
+        let daemon = try await DaemonProcess(socket: path, launcher: ["/usr/bin/python3", "-c", launcher, path])
+        #expect(daemon.log.contains("descriptor 3"), "\(daemon.log)")
+        let answer = try await daemon.post("/v2/models/midpoint/classify", try sample("0002-trouser.png"))
+        #expect(answer.status == 200 && answer.text.contains("Trouser"))
+        #expect(try await daemon.stop() == 0)
+    }
+}
+
+/// Creates a Unix socket file at `path` with nobody listening on it.
+func bindAndAbandon(_ path: String) throws {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        let p = Array(path.utf8)
+        raw.copyBytes(from: p)
+        raw[p.count] = 0
+    }
+    let rc = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    close(fd)
+    guard rc == 0 else { throw HarnessError.failed("bind \(path) failed") }
+}
+
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs revserve to completion.
+func revserveRun(_ arguments: [String]) throws -> RunResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try revserveBinary())
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return RunResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                     stderr: String(decoding: stderr, as: UTF8.self))
+}
