@@ -5,8 +5,11 @@ SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
 APT_PACKAGES := libhdf5-dev libpng-dev libopenblas-dev zlib1g-dev pkg-config
-# The checkpoint interoperability tests read and write files with Debian's h5py.
-TEST_APT_PACKAGES := python3-h5py
+# The demo talks to the daemon with curl too.
+DEMO_APT_PACKAGES := curl
+# The checkpoint interoperability tests read and write files with Debian's h5py; the
+# tritonclient test makes a virtual environment (python3-venv, needed when python3 is Debian's).
+TEST_APT_PACKAGES := python3-h5py python3-venv
 SWIFT_RELEASE := -c release
 # Tests build with -enable-testing in their own folder, so `make demo` and `make test` do not
 # rebuild each other's products.
@@ -43,18 +46,11 @@ test: test-deps
 	swift build $(TEST_FLAGS) --build-tests
 	swift test $(TEST_FLAGS) --skip-build
 
+# Starts the daemon on the bundled models, classifies samples/ with `revserve classify` and
+# with curl, and stops it (scripts/demo.sh).
 demo: build
-	@echo "== the bundled models classify the sample images (Fashion-MNIST test images) =="
-	@for m in models/*/; do \
-	  name=$$(basename $$m); version=$$(ls $$m | grep -E '^[0-9]+$$' | sort -n | tail -1); \
-	  [ -n "$$version" ] || continue; \
-	  echo "-- $$name (version $$version)"; \
-	  $(REVSERVE) predict --checkpoint $$m$$version/model.h5 samples/*.png || exit 1; \
-	done
-	@echo "== what a checkpoint holds =="
-	$(REVSERVE) inspect models/hamiltonian/1/model.h5
-	@echo "== the engine on random weights: inference of hamiltonian-74, batch 64 =="
-	$(REVSERVE) bench infer --preset hamiltonian-74 --batch 64 --repeats 3
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(DEMO_APT_PACKAGES)"
+	scripts/demo.sh $(REVSERVE)
 
 bench-kernels: build
 	$(REVSERVE) bench kernels
@@ -62,6 +58,7 @@ bench-kernels: build
 bench: build
 	$(REVSERVE) bench kernels
 	bench/engine.sh $(REVSERVE)
+	bench/serving.sh $(REVSERVE)
 
 clean:
 	rm -rf .build .build-test

@@ -101,6 +101,7 @@ enum ClassifyRequest {
             }
         }
         let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let data = try encoder.encode(Answer(model_name: model.name, model_version: String(model.version), predictions: predictions))
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))

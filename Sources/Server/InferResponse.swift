@@ -68,6 +68,7 @@ enum InferResponse {
         }
         let encoder = JSONEncoder()
         // Overflowing logits must not turn an answer into a 500.
+        encoder.outputFormatting = [.sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let header = try encoder.encode(WireResponse(model_name: model.name, model_version: String(model.version),
                                                      id: request.id, outputs: outputs))

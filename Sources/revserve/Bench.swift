@@ -4,6 +4,6 @@ import ArgumentParser
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure revserve in-process: whole networks (infer, train) or kernels.",
-        subcommands: [BenchInfer.self, BenchTrain.self, BenchKernels.self])
+        abstract: "Measure revserve: whole networks (infer, train) or kernels in-process, or a running daemon under load.",
+        subcommands: [BenchInfer.self, BenchTrain.self, BenchKernels.self, BenchLoad.self])
 }
