@@ -111,6 +111,12 @@ public actor BatchScheduler {
         }
     }
 
+    /// The server is draining: run what is queued without waiting for batches to fill.
+    public func flush() {
+        policy.startFlushing()
+        pump()
+    }
+
     private func cancel(_ id: Int) {
         guard policy.cancel(id), let entry = waiting.removeValue(forKey: id) else { return }
         observer.queueDepth(policy.queuedImages)

@@ -11,7 +11,9 @@
 // - admission stops at `maxQueue` queued images: the request is refused (the daemon answers
 //   503 with Retry-After); an empty queue admits any request;
 // - a request whose deadline passes while queued is dropped and reported as expired (504);
-// - a cancelled request (its client went away) is dropped if it is still queued.
+// - a cancelled request (its client went away) is dropped if it is still queued;
+// - once flushing (the daemon is draining: nothing new will come to fill a batch), queued
+//   requests are dispatched as soon as the model is idle, without waiting.
 
 public struct BatchingConfiguration: Sendable, Equatable {
     /// Largest batch in images.
@@ -57,6 +59,7 @@ public struct BatchingPolicy<ID: Hashable & Sendable>: Sendable {
     public private(set) var queue: [Queued] = []
     public private(set) var queuedImages = 0
     public private(set) var busy = false
+    public private(set) var flushing = false
 
     public init(_ configuration: BatchingConfiguration) {
         self.configuration = configuration
@@ -98,7 +101,7 @@ public struct BatchingPolicy<ID: Hashable & Sendable>: Sendable {
     public mutating func decide(now: UInt64) -> Decision {
         guard !busy, let oldest = queue.first else { return .idle }
         let due = oldest.arrival &+ configuration.maxQueueDelay
-        guard queuedImages >= configuration.maxBatch || now >= due else { return .waitUntil(due) }
+        guard queuedImages >= configuration.maxBatch || now >= due || flushing else { return .waitUntil(due) }
         var batch: [ID] = [], images = 0
         while let next = queue.first, batch.isEmpty || images + next.images <= configuration.maxBatch {
             batch.append(next.id)
@@ -108,6 +111,11 @@ public struct BatchingPolicy<ID: Hashable & Sendable>: Sendable {
         queuedImages -= images
         busy = true
         return .dispatch(batch)
+    }
+
+    /// From now on, dispatch whatever is queued without waiting for a batch to fill.
+    public mutating func startFlushing() {
+        flushing = true
     }
 
     /// The model finished the dispatched batch and can take another.

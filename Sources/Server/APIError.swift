@@ -31,6 +31,10 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         APIError(.serviceUnavailable, message, retryAfter: retryAfter)
     }
 
+    /// The request's task was cancelled because its connection's read side ended: the client
+    /// went away (nobody reads this answer) or its body was malformed mid-stream.
+    static let ended = APIError(.badRequest, "the request ended early: the connection closed or its body was malformed")
+
     /// The client-facing form of any error a handler may throw.
     public static func from(_ error: any Error) -> APIError {
         switch error {
@@ -45,12 +49,14 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
             switch e {
             case .queueFull(let seconds): return .unavailable(e.description, retryAfter: seconds)
             case .deadlineExceeded: return APIError(.gatewayTimeout, e.description)
-            case .cancelled: return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), e.description)
+            case .cancelled: return .ended
             case .execution: return APIError(.internalServerError, e.description)
             }
         case let e as FormatError:
             if case .imageTooLarge = e { return .tooLarge("\(e); raise the server's --max-image-pixels to accept it") }
             return .badRequest(e.description)
+        case is CancellationError:
+            return .ended
         case let e as HTTPParserError:
             return .badRequest("malformed HTTP request: \(e)")
         case is NIOTooManyBytesError:

@@ -57,7 +57,7 @@ public struct Daemon: Sendable {
         let loader = StartupLoader(models: models, configuration: config, store: store, state: state, metrics: metrics,
                                    listeners: listeners, logger: logger)
         // Shut down in reverse order: readiness drops first, then the listeners drain.
-        services += [loader, DrainOnShutdown(state: state, logger: logger)]
+        services += [loader, DrainOnShutdown(state: state, store: store, logger: logger)]
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         defer { UnixSocketFile.remove(config.socketPath, ifIdentity: socketIdentity.withLock { $0 }) }
@@ -140,14 +140,17 @@ struct StartupLoader: Service {
     }
 }
 
-/// First to hear of a shutdown: readiness turns 503 and new inference work is refused.
+/// First to hear of a shutdown: readiness turns 503, new inference work is refused, and the
+/// batchers run what is queued at once (no new request will come to fill a batch).
 struct DrainOnShutdown: Service {
     let state: ServerState
+    let store: ModelStore
     let logger: Logger
 
     func run() async throws {
         try? await gracefulShutdown()
         state.markDraining()
         logger.info("shutting down: draining requests in flight")
+        for serving in store.all.compactMap(\.serving) { await serving.scheduler.flush() }
     }
 }

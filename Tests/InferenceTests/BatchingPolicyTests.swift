@@ -27,6 +27,19 @@ let ms: UInt64 = 1_000_000
         #expect(p.decide(now: 100 * ms) == .dispatch([3, 4]))
     }
 
+    @Test func flushingDispatchesWithoutWaitingButOneBatchAtATime() {
+        var p = BatchingPolicy<Int>(BatchingConfiguration(maxBatch: 4, maxQueueDelay: 100 * ms, maxQueue: 100))
+        for id in 1...6 { _ = p.enqueue(id, images: 1, now: 0) }
+        #expect(p.decide(now: 0) == .dispatch([1, 2, 3, 4]))
+        p.batchFinished()
+        #expect(p.decide(now: 1) == .waitUntil(100 * ms))
+        p.startFlushing()                                           // draining: nothing new will fill it
+        #expect(p.decide(now: 1) == .dispatch([5, 6]))
+        #expect(p.decide(now: 1) == .idle)
+        p.batchFinished()
+        #expect(p.decide(now: 2) == .idle)
+    }
+
     @Test func aRequestLargerThanABatchRunsAlone() {
         var p = BatchingPolicy<Int>(BatchingConfiguration(maxBatch: 4, maxQueueDelay: ms, maxQueue: 100))
         _ = p.enqueue(1, images: 9, now: 0)

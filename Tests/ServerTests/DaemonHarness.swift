@@ -106,6 +106,18 @@ final class DaemonProcess: @unchecked Sendable {
         try await post(path, Array(try JSONSerialization.data(withJSONObject: object)), headers: [("Content-Type", "application/json")])
     }
 
+    /// Waits (up to 60 s) until `model`'s queue holds `images` images, per /metrics.
+    func waitForQueueDepth(_ images: Int, model: String) async throws -> Bool {
+        for _ in 0..<600 {
+            let metrics = try await get("/metrics").text
+            let depth = metrics.split(separator: "\n").first { $0.hasPrefix("revserve_queue_depth{model=\"\(model)\"}") }
+                .flatMap { Double($0.split(separator: " ").last ?? "") }.map(Int.init) ?? 0
+            if depth == images { return true }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        return false
+    }
+
     /// Sends a signal and waits for the exit status (up to 60 s).
     func stop(_ signal: Int32 = SIGTERM) async throws -> Int32 {
         kill(process.processIdentifier, signal)

@@ -58,17 +58,17 @@ import Testing
     }
 
     @Test func fullQueueAnswers503WithRetryAfterAndDeadlinesAnswer504() async throws {
-        // Requests wait up to 3 s for a batch to fill; the queue holds 3 images.
-        let daemon = try await DaemonProcess(arguments: ["--max-queue", "3", "--max-queue-delay-us", "3000000", "--max-batch", "64"])
+        // Requests wait up to 8 s for a batch to fill; the queue holds 3 images.
+        let daemon = try await DaemonProcess(arguments: ["--max-queue", "3", "--max-queue-delay-us", "8000000", "--max-batch", "64"])
         let png = try sample("0009-sneaker.png")
         let waiting = (0..<2).map { _ in Task { try await daemon.post("/v2/models/midpoint/classify", png) } }
         let expiring = Task {
             try await daemon.postJSON("/v2/models/midpoint/infer", [
                 "inputs": [["name": "image", "datatype": "BYTES", "shape": [1], "data": [Data(png).base64EncodedString()]]],
-                "parameters": ["timeout": 1_000_000],   // 1 s, in microseconds as Triton's
+                "parameters": ["timeout": 3_000_000],   // 3 s, in microseconds as Triton's
             ])
         }
-        try await Task.sleep(nanoseconds: 400_000_000)
+        #expect(try await daemon.waitForQueueDepth(3, model: "midpoint"))
         let refused = try await daemon.post("/v2/models/midpoint/classify", png)
         #expect(refused.status == 503 && refused.header("Retry-After") != nil, "\(refused.status) \(refused.text)")
         #expect(errorMessage(refused).contains("--max-queue"))
