@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "RevNet", dependencies: ["Tensor"]),
         .target(name: "Formats", dependencies: ["Tensor", "CShims", "CHDF5", "CZlib"]),
         .target(name: "Training", dependencies: ["Formats", "RevNet", "Tensor"]),
-        .target(name: "Inference", dependencies: ["Training", "Formats", "RevNet", "Tensor"]),
+        .target(name: "Inference", dependencies: ["Training", "Formats", "RevNet", "Tensor", "CShims", .product(name: "Logging", package: "swift-log")]),
         // HTTP over the Unix socket: routes, protocol codecs, errors → statuses, metrics, and the
         // small NIO client `revserve classify` and the tests use. Never touches kernels.
         .target(

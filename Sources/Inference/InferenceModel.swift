@@ -46,13 +46,14 @@ public struct CheckpointModel: InferenceModel {
     public let network: Network
     private let context: EngineContext
 
-    /// Loads `path` as version `version` of model `name`, running kernels on `threads` threads.
-    public init(name: String, version: Int, path: String, threads: ComputeThreads) throws(FormatError) {
+    /// Loads `path` as version `version` of model `name`, running kernels on `threads` threads;
+    /// `labels` replaces the checkpoint's.
+    public init(name: String, version: Int, path: String, threads: ComputeThreads, labels: [String]? = nil) throws(FormatError) {
         let loaded = try ModelCheckpoint.load(path)
         network = loaded.network
         context = EngineContext(threads: threads)
         descriptor = ModelDescriptor(name: name, version: version, platform: "revserve-" + network.config.architecture,
-                                     inputShape: network.config.inputShape, labels: loaded.labels,
+                                     inputShape: network.config.inputShape, labels: labels ?? loaded.labels,
                                      preprocessor: loaded.preprocessor)
     }
 

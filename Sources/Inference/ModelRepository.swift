@@ -1,25 +1,42 @@
-// ModelRepository: reads a model repository directory (models/NAME/VERSION/model.h5, the
-// layout `revserve train --repository` publishes) into the checkpoint each model should serve:
-// the highest numbered version. Hidden entries (.training/, .publish-*) are work in progress.
+// ModelRepository: reads a model repository directory (Triton's layout:
+// models/NAME/config.json, optional, and numbered version directories models/NAME/N/model.h5,
+// as `revserve train --repository` publishes them by rename). Hidden entries (.training/,
+// .publish-*) are work in progress and never read. Each version carries a fingerprint of its
+// checkpoint so that a changed file is noticed.
 
 import Foundation
 
+public struct VersionFile: Sendable, Equatable {
+    public var path: String
+    /// (inode, size, modification time in ns): changes when the file is replaced or rewritten.
+    public var fingerprint: [UInt64]
+}
+
 public struct ModelSource: Sendable, Equatable {
     public var name: String
-    /// Version number → checkpoint path, for every complete version on disk.
-    public var versions: [Int: String]
-    /// The version to serve (the highest), nil if the directory holds none.
-    public var latest: Int? { versions.keys.max() }
+    /// The parsed config.json (defaults without one), or why it could not be used.
+    public var config: Result<ModelConfig, RepositoryError>
+    public var configFingerprint: [UInt64]
+    /// Version number → checkpoint, for every version directory holding model.h5.
+    public var versions: [Int: VersionFile]
+
+    /// The versions the config's policy selects (none if the config is bad).
+    public var selected: [Int] {
+        guard case .success(let c) = config else { return [] }
+        return c.versionPolicy.select(Array(versions.keys))
+    }
 }
 
 public enum RepositoryError: Error, Equatable, CustomStringConvertible {
     case notADirectory(String)
     case unreadable(String, reason: String)
+    case badConfig(String, reason: String)
 
     public var description: String {
         switch self {
         case .notADirectory(let path): return "\(path): no such model repository directory (give one with --models)"
         case .unreadable(let path, let reason): return "\(path): cannot read the model repository: \(reason)"
+        case .badConfig(let path, let reason): return "\(path): \(reason)"
         }
     }
 }
@@ -43,20 +60,44 @@ public enum ModelRepository {
         for name in names.sorted() where !name.hasPrefix(".") && isValidName(name) {
             let modelDir = directory + "/" + name
             guard fm.fileExists(atPath: modelDir, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
-            var versions: [Int: String] = [:]
-            for entry in (try? fm.contentsOfDirectory(atPath: modelDir)) ?? [] {
-                guard let v = Int(entry), v >= 1, String(v) == entry else { continue }
-                let file = modelDir + "/" + entry + "/" + checkpointName
-                if fm.fileExists(atPath: file) { versions[v] = file }
-            }
-            sources.append(ModelSource(name: name, versions: versions))
+            sources.append(scanModel(name, in: modelDir))
         }
         return sources
     }
 
-    /// Names that are safe in a URL path segment and a metric label.
+    /// One model directory.
+    public static func scanModel(_ name: String, in modelDir: String) -> ModelSource {
+        var versions: [Int: VersionFile] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: modelDir)) ?? [] {
+            guard let v = Int(entry), v >= 1, String(v) == entry else { continue }
+            let file = modelDir + "/" + entry + "/" + checkpointName
+            if let fingerprint = fingerprint(file) { versions[v] = VersionFile(path: file, fingerprint: fingerprint) }
+        }
+        let configPath = modelDir + "/" + ModelConfig.fileName
+        let config: Result<ModelConfig, RepositoryError>
+        if let data = FileManager.default.contents(atPath: configPath) {
+            do { config = .success(try ModelConfig.parse(data, path: configPath)) } catch { config = .failure(error) }
+        } else {
+            config = .success(ModelConfig())
+        }
+        return ModelSource(name: name, config: config, configFingerprint: fingerprint(configPath) ?? [], versions: versions)
+    }
+
+    /// (inode, size, mtime ns) of a regular file, nil if there is none.
+    static func fingerprint(_ path: String) -> [UInt64]? {
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+        return [UInt64(st.st_ino), UInt64(st.st_size), UInt64(st.st_mtim.tv_sec) * 1_000_000_000 + UInt64(st.st_mtim.tv_nsec)]
+    }
+
+    /// Names that are safe in a URL path segment, a file name and a metric label: letters,
+    /// digits, '-', '_' and '.', not starting with '.', at most 128 characters.
     public static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.count <= 128
-            && name.unicodeScalars.allSatisfy { $0.properties.isAlphabetic && $0.isASCII || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) }
+        !name.isEmpty && name.utf8.count <= 128 && !name.hasPrefix(".")
+            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

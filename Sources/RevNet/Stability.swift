@@ -30,20 +30,41 @@ extension Network {
                 }
             }
             let x = Tensor.randomNormal([2, width, h, w], using: &rng)
-            var state = try architecture.enter(x)
-            for j in 0..<config.unitBlocks[u] {
-                state = try architecture.forward(block: j, parameters: blockParameters(unit: u, block: j),
-                                                 state: state, h: config.h, ctx).0
-            }
-            for j in stride(from: config.unitBlocks[u] - 1, through: 0, by: -1) {
-                state = try architecture.inverse(block: j, parameters: blockParameters(unit: u, block: j),
-                                                 output: state, h: config.h, ctx)
-            }
-            var back = try architecture.exit(state)
-            try back.add(x, scaledBy: -1)
-            report.append(UnitStability(unit: u, maxStepNorm: largest, roundTripError: back.maxAbs() / x.maxAbs()))
+            let error = try roundTripError(unit: u, x, ctx)
+            report.append(UnitStability(unit: u, maxStepNorm: largest, roundTripError: error))
         }
         return report
+    }
+
+    /// max|inverse(forward(x)) − x| / max|x| through unit `u` (all its blocks forward, then all
+    /// inverse) for an input x of the unit's shape (N, C, H, W).
+    public func roundTripError(unit u: Int, _ x: Tensor, _ ctx: EngineContext = EngineContext()) throws(TensorError) -> Float {
+        var state = try architecture.enter(x)
+        for j in 0..<config.unitBlocks[u] {
+            state = try architecture.forward(block: j, parameters: blockParameters(unit: u, block: j),
+                                             state: state, h: config.h, ctx).0
+        }
+        for j in stride(from: config.unitBlocks[u] - 1, through: 0, by: -1) {
+            state = try architecture.inverse(block: j, parameters: blockParameters(unit: u, block: j),
+                                             output: state, h: config.h, ctx)
+        }
+        var back = try architecture.exit(state)
+        try back.add(x, scaledBy: -1)
+        let scale = x.maxAbs()
+        return scale > 0 ? back.maxAbs() / scale : back.maxAbs()
+    }
+
+    /// The largest unit round-trip error on a random N(0, 1) probe batch of `images` images.
+    public func reversibilityError(images: Int = 2, seed: UInt64 = 0, _ ctx: EngineContext = EngineContext()) throws(TensorError) -> Float {
+        var rng = SeededGenerator(seed: seed)
+        var worst: Float = 0
+        for u in 0..<config.units {
+            let (h, w) = config.resolution(unit: u)
+            let e = try roundTripError(unit: u, Tensor.randomNormal([images, config.unitChannels[u], h, w], using: &rng), ctx)
+            worst = e.isNaN ? .nan : max(worst, e)
+            if worst.isNaN { break }
+        }
+        return worst
     }
 
     /// ‖K‖₂ of conv(·, K) on (C_in, H, W) inputs: power iteration on KᵀK.

@@ -45,6 +45,11 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
             case .unknownModel, .unknownVersion: return .notFound(e.description)
             case .notReady: return .unavailable(e.description)
             }
+        case let e as RepositoryControlError:
+            switch e {
+            case .unknownModel: return .notFound(e.description)
+            case .loadFailed: return .badRequest(e.description)
+            }
         case let e as InferenceError:
             switch e {
             case .queueFull(let seconds): return .unavailable(e.description, retryAfter: seconds)

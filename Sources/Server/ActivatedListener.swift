@@ -10,7 +10,7 @@ import NIOExtras
 import NIOPosix
 import ServiceLifecycle
 
-struct ActivatedListener<Responder: HTTPResponder>: Service where Responder.Context == BasicRequestContext {
+struct ActivatedListener<Responder: HTTPResponder>: Service where Responder.Context == ServerContext {
     let descriptor: Int32
     let responder: Responder
     let logger: Logger
@@ -20,7 +20,7 @@ struct ActivatedListener<Responder: HTTPResponder>: Service where Responder.Cont
         let quiescing = ServerQuiescingHelper(group: group)
         let logger = self.logger, responder = self.responder
         let http = HTTP1Channel(responder: { request, writer, channel in
-            let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
+            let context = ServerContext(source: .init(channel: channel, logger: logger))
             let response: Response
             do {
                 response = try await responder.respond(to: request, context: context)

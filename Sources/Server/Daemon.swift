@@ -22,9 +22,13 @@ public struct Daemon: Sendable {
     /// Serves until a shutdown signal; returns after a clean drain.
     public func run() async throws {
         let config = configuration
-        let models = try ModelRepository.scan(config.modelsDirectory)
+        _ = try ModelRepository.scan(config.modelsDirectory)   // a missing directory stops us before we listen
         let state = ServerState(), store = ModelStore(), metrics = ServerMetrics(bootstrap: true)
-        let api = InferenceAPI(store: store, state: state, metrics: metrics,
+        let repository = RepositoryManager(directory: config.modelsDirectory,
+                                           settings: LoadSettings(batching: config.batching, threads: config.threads),
+                                           store: store, compute: ComputeThread(name: "revserve-compute"),
+                                           observer: { metrics.observer(model: $0) }, logger: logger)
+        let api = InferenceAPI(store: store, repository: repository, state: state, metrics: metrics,
                                maxBodyBytes: config.maxBodyBytes, maxImagePixels: config.maxImagePixels)
         let responder = api.router(logger: Logger(label: "revserve.access")).buildResponder()
 
@@ -54,8 +58,8 @@ public struct Daemon: Sendable {
                                         configuration: .init(address: .hostname(host, port: port), serverName: "revserve"),
                                         onServerRunning: { _ in listeners.started() }, logger: logger))
         }
-        let loader = StartupLoader(models: models, configuration: config, store: store, state: state, metrics: metrics,
-                                   listeners: listeners, logger: logger)
+        let loader = RepositoryService(repository: repository, pollInterval: config.repositoryPollInterval, store: store,
+                                       state: state, listeners: listeners, logger: logger)
         // Shut down in reverse order: readiness drops first, then the listeners drain.
         services += [loader, DrainOnShutdown(state: state, store: store, logger: logger)]
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
@@ -92,51 +96,25 @@ final class ListenerCount: Sendable {
     }
 }
 
-/// Loads and warms the startup models once the listeners are up, then marks the server ready;
-/// stays running until shutdown so that the service group keeps going.
-struct StartupLoader: Service {
-    let models: [ModelSource]
-    let configuration: ServeConfiguration
+/// Loads and warms the repository's models once the listeners are up, marks the server ready,
+/// then follows the repository (inotify and periodic rescans) until shutdown.
+struct RepositoryService: Service {
+    let repository: RepositoryManager
+    let pollInterval: Duration
     let store: ModelStore
     let state: ServerState
-    let metrics: ServerMetrics
     let listeners: ListenerCount
     let logger: Logger
 
     func run() async throws {
         await listeners.allStarted()
-        for source in models { store.setLoading(source.name, version: source.latest) }
-        let compute = ComputeThread(name: "revserve-compute")
-        for source in models {
-            guard let version = source.latest, let path = source.versions[version] else {
-                store.setUnavailable(source.name, version: nil, reason: "no version directory with \(ModelRepository.checkpointName)")
-                logger.warning("model '\(source.name)': no version directory with \(ModelRepository.checkpointName); skipped")
-                continue
-            }
-            do {
-                let threads = configuration.threads
-                let model = try await compute.run { try CheckpointModel(name: source.name, version: version, path: path, threads: threads) }
-                let d = model.descriptor
-                // Warm-up: a full batch through the network before the model is offered (not
-                // counted), so that the first requests find buffers sized for the largest batch.
-                let warmup = configuration.batching.maxBatch
-                _ = try await compute.run { try model.execute([Float](repeating: 0, count: warmup * d.inputSize), count: warmup) }
-                let statistics = ModelStatistics()
-                let scheduler = BatchScheduler(configuration: configuration.batching, inputSize: d.inputSize, classes: d.classes,
-                                               compute: compute, statistics: statistics,
-                                               observer: metrics.observer(model: d.name)) { inputs, n in
-                    try model.execute(inputs, count: n)
-                }
-                store.setReady(ServingModel(model: model, scheduler: scheduler, statistics: statistics))
-                logger.info("model '\(d.name)' version \(d.version) ready (\(d.platform), input \(d.inputShape), \(d.classes) classes)")
-            } catch {
-                store.setUnavailable(source.name, version: version, reason: "\(error)")
-                logger.error("model '\(source.name)' version \(version) failed to load: \(error)")
-            }
-        }
+        await repository.reconcile()
         state.markReady()
-        logger.info("ready: \(store.all.filter { $0.state == .ready }.count) of \(models.count) models loaded")
-        try? await gracefulShutdown()
+        let entries = store.all
+        logger.info("ready: \(entries.filter { $0.state == .ready }.count) of \(entries.count) models loaded")
+        let watcher = RepositoryWatcher(manager: repository, directory: repository.directory, pollInterval: pollInterval)
+        if !watcher.usesInotify { logger.warning("inotify is unavailable; the repository is rescanned every \(pollInterval)") }
+        await cancelWhenGracefulShutdown { await watcher.run() }
     }
 }
 
@@ -151,6 +129,6 @@ struct DrainOnShutdown: Service {
         try? await gracefulShutdown()
         state.markDraining()
         logger.info("shutting down: draining requests in flight")
-        for serving in store.all.compactMap(\.serving) { await serving.scheduler.flush() }
+        for serving in store.serving { await serving.scheduler.flush() }
     }
 }

@@ -13,21 +13,24 @@ public struct InferenceAPI: Sendable {
     static let extensions = ["binary_tensor_data", "classification", "model_repository", "statistics"]
 
     let store: ModelStore
+    let repository: RepositoryManager
     let state: ServerState
     let metrics: ServerMetrics
     let runner: ModelRunner
     let maxBodyBytes: Int
 
-    public init(store: ModelStore, state: ServerState, metrics: ServerMetrics, maxBodyBytes: Int, maxImagePixels: Int) {
+    public init(store: ModelStore, repository: RepositoryManager, state: ServerState, metrics: ServerMetrics,
+                maxBodyBytes: Int, maxImagePixels: Int) {
         self.store = store
+        self.repository = repository
         self.state = state
         self.metrics = metrics
         self.maxBodyBytes = maxBodyBytes
         runner = ModelRunner(maxImagePixels: maxImagePixels, metrics: metrics)
     }
 
-    public func router(logger: Logger) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public func router(logger: Logger) -> Router<ServerContext> {
+        let router = Router(context: ServerContext.self)
         router.add(middleware: AccessLogMiddleware(metrics: metrics, logger: logger))
         router.add(middleware: ErrorMiddleware())
 
@@ -46,7 +49,27 @@ public struct InferenceAPI: Sendable {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
         }
-        router.get("/v2/models/stats") { _, _ in try statistics(store.all.compactMap(\.serving)) }
+        router.get("/v2/models/stats") { _, _ in try statistics(store.serving) }
+
+        // Repository extension. Changing what is served is for the daemon's owner only.
+        router.post("/v2/repository/index") { _, _ in
+            let rows: [[String: Any]] = await repository.index().map { row in
+                var o: [String: Any] = ["name": row.name, "state": row.state, "reason": row.reason]
+                if let v = row.version { o["version"] = String(v) }
+                return o
+            }
+            return json(rows)
+        }
+        router.post("/v2/repository/models/:model/load") { _, context in
+            try await context.requireOwner("loading models")
+            try await repository.loadModel(try context.parameters.require("model"))
+            return json([String: String]())
+        }
+        router.post("/v2/repository/models/:model/unload") { _, context in
+            try await context.requireOwner("unloading models")
+            try await repository.unloadModel(try context.parameters.require("model"))
+            return json([String: String]())
+        }
 
         for versioned in [false, true] {
             let base = versioned ? "/v2/models/:model/versions/:version" : "/v2/models/:model"
@@ -55,7 +78,15 @@ public struct InferenceAPI: Sendable {
                 _ = try resolve(context)
                 return json(["name": try context.parameters.require("model"), "ready": true])
             }
-            router.get(RouterPath(base + "/stats")) { _, context in try statistics([resolve(context)]) }
+            router.get(RouterPath(base + "/stats")) { _, context in
+                // A model's statistics cover every version it serves, unless the path names one.
+                if context.parameters.get("version") == nil {
+                    _ = try resolve(context)
+                    let name = try context.parameters.require("model")
+                    return try statistics(store.serving.filter { $0.descriptor.name == name })
+                }
+                return try statistics([resolve(context)])
+            }
             router.post(RouterPath(base + "/infer")) { request, context in
                 try await serve(request, context, name: "infer", handler: infer)
             }
@@ -69,7 +100,7 @@ public struct InferenceAPI: Sendable {
     // MARK: models
 
     /// The ready model the path names (with its version, if the path has one).
-    private func resolve(_ context: BasicRequestContext) throws -> ServingModel {
+    private func resolve(_ context: ServerContext) throws -> ServingModel {
         let name = try context.parameters.require("model")
         var version: Int?
         if let v = context.parameters.get("version") {
@@ -82,11 +113,13 @@ public struct InferenceAPI: Sendable {
     private func metadata(_ serving: ServingModel) throws -> Response {
         let d = serving.descriptor
         let tensors: (String, String, [Int]) -> [String: Any] = { ["name": $0, "datatype": $1, "shape": $2] }
+        var parameters: [String: Any] = ["labels": d.labels, "version": String(d.version)]
+        if let e = serving.reversibilityError { parameters["reversibility_error"] = Double(e) }
         return json([
-            "name": d.name, "versions": [String(d.version)], "platform": d.platform,
+            "name": d.name, "versions": (store.entry(d.name)?.ready ?? [d.version]).map(String.init), "platform": d.platform,
             "inputs": [tensors("image", "BYTES", [-1]), tensors("input", "FP32", [-1] + d.inputShape)],
             "outputs": [tensors("logits", "FP32", [-1, d.classes]), tensors("probabilities", "FP32", [-1, d.classes])],
-            "parameters": ["labels": d.labels],
+            "parameters": parameters,
         ])
     }
 
@@ -116,7 +149,7 @@ public struct InferenceAPI: Sendable {
     /// Runs an inference endpoint: admission, body (bounded), cancellation when the client goes
     /// away, statistics. Inference answers carry `revserve-model-version` and, because watching
     /// for the client's departure consumes the connection's read side, `Connection: close`.
-    private func serve(_ request: Request, _ context: BasicRequestContext, name: String,
+    private func serve(_ request: Request, _ context: ServerContext, name: String,
                        handler: @escaping @Sendable (Request, ByteBuffer, ServingModel) async throws -> Response) async throws -> Response {
         try state.admitWork()
         let serving = try resolve(context)

@@ -13,6 +13,8 @@ public struct ServeConfiguration: Sendable {
     /// Extra loopback TCP listeners, as (host, port); port 0 picks a free one.
     public var tcpListeners: [(host: String, port: Int)] = []
     public var modelsDirectory: String = "models"
+    /// How often the repository is rescanned besides inotify's notifications.
+    public var repositoryPollInterval: Duration = .seconds(2)
     public var batching = BatchingConfiguration()
     public var threads: ComputeThreads = .all
     public var maxBodyBytes: Int = 64 << 20

@@ -75,7 +75,7 @@ func decode(_ json: String, binary: [UInt8] = []) throws(APIError) -> InferReque
 
     @Test func errorsMapToStatusesInOnePlace() {
         #expect(APIError.from(ModelLookupError.unknownModel("x", known: [])).status.code == 404)
-        #expect(APIError.from(ModelLookupError.notReady("x", state: .loading, reason: "")).status.code == 503)
+        #expect(APIError.from(ModelLookupError.notReady("x", version: nil, state: .loading, reason: "")).status.code == 503)
         #expect(APIError.from(InferenceError.queueFull(retryAfter: 2)).retryAfter == 2)
         #expect(APIError.from(InferenceError.deadlineExceeded).status.code == 504)
         #expect(APIError.from(FormatError.imageTooLarge(file: "i", problem: "p")).status.code == 413)

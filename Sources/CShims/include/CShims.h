@@ -1,6 +1,6 @@
 // CShims: C functions for the parts of libhdf5 that Swift cannot import (function-like and
 // global-variable macros). Prefixed rs_; internal to revserve, not a public API.
-// The libpng wrappers are in CShimsPNG.h.
+// The libpng wrappers are in CShimsPNG.h, malloc_trim in CShimsMemory.h.
 #ifndef REVSERVE_CSHIMS_H
 #define REVSERVE_CSHIMS_H
 
@@ -36,5 +36,6 @@ hid_t rs_h5p_link_create(void);
 void rs_h5_silence_errors(void);
 
 #include "CShimsPNG.h"
+#include "CShimsMemory.h"
 
 #endif

@@ -1,0 +1,94 @@
+// ModelLoader: turns one version directory into a ready instance, or says why not: the
+// checkpoint is read and validated (CHECKPOINT.md), its architecture must match config.json,
+// every weight must be finite, a labels override must fit, a warm-up batch of the largest
+// batch size must give finite logits, and a reversibility self-test (every unit forward then
+// inverse on a probe batch) must reconstruct its input within the tolerance. Blocking: runs on
+// the compute thread.
+
+import Formats
+import RevNet
+import Tensor
+import Training
+
+public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
+    case checkpoint(String)
+    case wrongArchitecture(file: String, expected: String, found: String)
+    case nonFinite(file: String, tensor: String)
+    case labels(file: String, count: Int, classes: Int)
+    case warmup(String)
+    case notReversible(error: Float, tolerance: Float)
+
+    public var description: String {
+        switch self {
+        case .checkpoint(let s): return s
+        case .wrongArchitecture(let file, let expected, let found):
+            return "\(file): the checkpoint is a \(found) network but config.json requires \(expected)"
+        case .nonFinite(let file, let tensor): return "\(file): /weights/\(tensor) holds NaN or infinite values"
+        case .labels(let file, let count, let classes):
+            return "config.json gives \(count) labels but \(file) has \(classes) classes"
+        case .warmup(let s): return "warm-up failed: \(s)"
+        case .notReversible(let error, let tolerance):
+            return "reversibility self-test failed: inverse(forward(x)) differs from x by \(error) (relative), above the tolerance \(tolerance) (reversibility_tolerance in config.json)"
+        }
+    }
+}
+
+public struct LoadSettings: Sendable {
+    public var batching: BatchingConfiguration
+    public var threads: ComputeThreads
+    public init(batching: BatchingConfiguration, threads: ComputeThreads) {
+        self.batching = batching
+        self.threads = threads
+    }
+
+    /// The daemon's batching with config.json's overrides.
+    public func batching(for config: ModelConfig) -> BatchingConfiguration {
+        BatchingConfiguration(maxBatch: config.maxBatchSize ?? batching.maxBatch,
+                              maxQueueDelay: config.maxQueueDelayMicroseconds.map { UInt64($0) * 1000 } ?? batching.maxQueueDelay,
+                              maxQueue: config.maxQueue ?? batching.maxQueue)
+    }
+}
+
+public enum ModelLoader {
+    /// A checked, warmed model for `file`, with its self-test error. Blocking.
+    public static func load(name: String, version: Int, file: VersionFile, config: ModelConfig,
+                            settings: LoadSettings) throws(ModelLoadError) -> (CheckpointModel, Float) {
+        let model: CheckpointModel
+        do {
+            model = try CheckpointModel(name: name, version: version, path: file.path, threads: settings.threads, labels: config.labels)
+        } catch {
+            throw .checkpoint(error.description)
+        }
+        let network = model.network
+        if let expected = config.architecture, expected != network.config.architecture {
+            throw .wrongArchitecture(file: file.path, expected: expected, found: network.config.architecture)
+        }
+        for (tensorName, tensor) in zip(network.weights.names, network.weights.tensors) where !tensor.data.allSatisfy(\.isFinite) {
+            throw .nonFinite(file: file.path, tensor: tensorName)
+        }
+        if let labels = config.labels, labels.count != network.config.numClasses {
+            throw .labels(file: file.path, count: labels.count, classes: network.config.numClasses)
+        }
+        let d = model.descriptor
+        // Warm-up: a full batch, so that the first requests find buffers sized for the largest one.
+        let batch = settings.batching(for: config).maxBatch
+        do {
+            let logits = try model.execute([Float](repeating: 0, count: batch * d.inputSize), count: batch)
+            guard logits.allSatisfy(\.isFinite) else { throw ModelLoadError.warmup("the logits of a zero batch are not finite") }
+        } catch let e as ModelLoadError {
+            throw e
+        } catch {
+            throw .warmup("\(error)")
+        }
+        let reversibility: Float
+        do {
+            reversibility = try network.reversibilityError(images: 2, seed: 7, EngineContext(threads: settings.threads))
+        } catch {
+            throw .warmup("self-test: \(error)")
+        }
+        guard reversibility <= config.reversibilityTolerance else {
+            throw .notReversible(error: reversibility, tolerance: config.reversibilityTolerance)
+        }
+        return (model, reversibility)
+    }
+}
