@@ -1,6 +1,6 @@
 // ModelLoader: turns one version directory into a ready instance, or says why not: the
-// checkpoint is read and validated (CHECKPOINT.md), its architecture must match config.json,
-// every weight must be finite, a labels override must fit, a warm-up batch of the largest
+// checkpoint is read and validated (CHECKPOINT.md: shapes, and every weight finite), its
+// architecture must match config.json, a labels override must fit, a warm-up batch of the largest
 // batch size must give finite logits, and a reversibility self-test (every unit forward then
 // inverse on a probe batch) must reconstruct its input within the tolerance. Blocking: runs on
 // the compute thread.
@@ -13,7 +13,6 @@ import Training
 public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
     case checkpoint(String)
     case wrongArchitecture(file: String, expected: String, found: String)
-    case nonFinite(file: String, tensor: String)
     case labels(file: String, count: Int, classes: Int)
     case warmup(String)
     case notReversible(error: Float, tolerance: Float)
@@ -23,7 +22,6 @@ public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
         case .checkpoint(let s): return s
         case .wrongArchitecture(let file, let expected, let found):
             return "\(file): the checkpoint is a \(found) network but config.json requires \(expected)"
-        case .nonFinite(let file, let tensor): return "\(file): /weights/\(tensor) holds NaN or infinite values"
         case .labels(let file, let count, let classes):
             return "config.json gives \(count) labels but \(file) has \(classes) classes"
         case .warmup(let s): return "warm-up failed: \(s)"
@@ -62,9 +60,6 @@ public enum ModelLoader {
         let network = model.network
         if let expected = config.architecture, expected != network.config.architecture {
             throw .wrongArchitecture(file: file.path, expected: expected, found: network.config.architecture)
-        }
-        for (tensorName, tensor) in zip(network.weights.names, network.weights.tensors) where !tensor.data.allSatisfy(\.isFinite) {
-            throw .nonFinite(file: file.path, tensor: tensorName)
         }
         if let labels = config.labels, labels.count != network.config.numClasses {
             throw .labels(file: file.path, count: labels.count, classes: network.config.numClasses)

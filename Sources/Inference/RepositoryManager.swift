@@ -109,26 +109,35 @@ public actor RepositoryManager {
         case .success(let c):
             config = c
         }
-        let selected = source.selected
-        store.update(name) { $0.reason = selected.isEmpty ? "no version directory with \(ModelRepository.checkpointName) matches the version policy \(config.versionPolicy)" : "" }
-        // Newest first: after a publish, the new version is what matters.
-        for version in selected.reversed() {
+        // Newest first. latest(n) serves the n newest versions that load: a broken newest
+        // version falls back to the one before it rather than to nothing.
+        let onDisk = source.versions.keys.sorted(by: >)
+        let (candidates, wanted): ([Int], Int)
+        switch config.versionPolicy {
+        case .latest(let n): (candidates, wanted) = (onDisk, n)
+        case .all: (candidates, wanted) = (onDisk, Int.max)
+        case .specific(let versions): (candidates, wanted) = (onDisk.filter(versions.contains), Int.max)
+        }
+        store.update(name) { $0.reason = candidates.isEmpty ? "no version directory with \(ModelRepository.checkpointName) matches the version policy \(config.versionPolicy)" : "" }
+        var keep: [Int] = []
+        for version in candidates where keep.count < wanted {
             guard let file = source.versions[version] else { continue }
             let fingerprint = file.fingerprint + source.configFingerprint
-            guard attempted[name]?[version] != fingerprint else { continue }
-            attempted[name, default: [:]][version] = fingerprint
-            await load(name, version: version, file: file, config: config)
+            if attempted[name]?[version] != fingerprint {
+                attempted[name, default: [:]][version] = fingerprint
+                await load(name, version: version, file: file, config: config)
+            }
+            if store.entry(name)?.versions[version]?.state == .ready { keep.append(version) }
         }
-        // Versions the policy dropped go once one it selects is ready (never leave nothing).
+        // Once something the policy wants is ready, every other ready version goes; failed
+        // entries stay (the index shows why) while their files are still on disk.
+        guard !keep.isEmpty else { return }
         let entry = store.entry(name)
-        let readySelected = entry?.ready.filter(selected.contains) ?? []
-        if !readySelected.isEmpty {
-            let stale = (entry?.versions.keys.filter { !selected.contains($0) } ?? [])
-            await retire(name, versions: stale)
-        } else {
-            // Failed entries of versions no longer selected or present are dropped from the index.
-            store.update(name) { e in
-                for v in e.versions.keys where !selected.contains(v) && e.versions[v]?.state != .ready { e.versions[v] = nil }
+        let stale = entry?.versions.values.filter { !keep.contains($0.version) && $0.state == .ready }.map(\.version) ?? []
+        await retire(name, versions: stale)
+        store.update(name) { e in
+            for v in e.versions.keys where source.versions[v] == nil || (v < (keep.min() ?? 0) && e.versions[v]?.state != .ready) {
+                e.versions[v] = nil
             }
         }
     }
