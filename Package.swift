@@ -81,7 +81,7 @@ let package = Package(
         .target(name: "RevNetTestSupport", dependencies: ["RevNet", "Tensor"], path: "Tests/RevNetTestSupport"),
         .testTarget(name: "RevNetTests", dependencies: ["RevNet", "Tensor", "RevNetTestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "RevNet", "Tensor"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "RevNet", "Tensor"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "RevNet", "Tensor", "Training", "Formats", .product(name: "Logging", package: "swift-log")]),
         // Starts the real daemon as a subprocess on temporary sockets; also the codecs' unit tests.
         .testTarget(name: "ServerTests", dependencies: ["Server", "revserve", "Inference", "Training", "Formats", "RevNet", "Tensor"]),
         // Runs the built executable as a subprocess (it depends on it so that it is built first).

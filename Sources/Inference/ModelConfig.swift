@@ -44,57 +44,73 @@ public struct ModelConfig: Sendable, Equatable {
 
     public static let fileName = "config.json"
 
+    /// config.json as written: snake_case keys, every one optional.
+    private struct File: Decodable {
+        struct PolicyArguments: Decodable {
+            var num_versions: Int?
+            var versions: [Int]?
+        }
+        var architecture: String?
+        var max_batch_size: Int?
+        var max_queue_delay_us: Int?
+        var max_queue: Int?
+        var version_policy: [String: PolicyArguments]?
+        var labels: [String]?
+        var reversibility_tolerance: Float?
+    }
+    private static let keys: Set = ["architecture", "max_batch_size", "max_queue_delay_us", "max_queue", "version_policy",
+                                    "labels", "reversibility_tolerance"]
+
     /// Parses config.json's bytes; `path` is for messages.
     public static func parse(_ data: Data, path: String) throws(RepositoryError) -> ModelConfig {
         func bad(_ why: String) -> RepositoryError { .badConfig(path, reason: why) }
         guard let object = try? JSONSerialization.jsonObject(with: data), let o = object as? [String: Any] else {
             throw bad("not a JSON object")
         }
-        let known: Set = ["architecture", "max_batch_size", "max_queue_delay_us", "max_queue", "version_policy", "labels",
-                          "reversibility_tolerance"]
-        if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
-            throw bad("unknown key '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
+        if let unknown = o.keys.sorted().first(where: { !keys.contains($0) }) {
+            throw bad("unknown key '\(unknown)' (known: \(keys.sorted().joined(separator: ", ")))")
         }
-        var c = ModelConfig()
-        if let a = o["architecture"] {
-            guard let s = a as? String, !s.isEmpty else { throw bad("architecture must be a non-empty string") }
-            c.architecture = s
-        }
-        func positive(_ key: String, allowZero: Bool = false) throws(RepositoryError) -> Int? {
-            guard let v = o[key] else { return nil }
-            guard let n = (v as? NSNumber).flatMap({ Int(exactly: $0.doubleValue) }), n > 0 || (allowZero && n == 0),
-                  !(v is Bool) else {
-                throw bad("\(key) must be a \(allowZero ? "non-negative" : "positive") integer")
+        let f: File
+        do { f = try JSONDecoder().decode(File.self, from: data) } catch let e as DecodingError {
+            switch e {
+            case .typeMismatch(let type, let c), .valueNotFound(let type, let c):
+                throw bad("\(c.codingPath.map(\.stringValue).joined(separator: ".")) must be \(type == Int.self ? "an integer" : "\(type)")")
+            default: throw bad("\(e)")
             }
-            return n
+        } catch { throw bad("\(error)") }
+
+        var c = ModelConfig()
+        if let a = f.architecture {
+            guard !a.isEmpty else { throw bad("architecture must be a non-empty string") }
+            c.architecture = a
         }
-        c.maxBatchSize = try positive("max_batch_size")
-        c.maxQueueDelayMicroseconds = try positive("max_queue_delay_us", allowZero: true)
-        c.maxQueue = try positive("max_queue")
-        if let t = o["reversibility_tolerance"] {
-            guard let v = (t as? NSNumber)?.floatValue, v > 0, !(t is Bool) else { throw bad("reversibility_tolerance must be a positive number") }
-            c.reversibilityTolerance = v
+        if let n = f.max_batch_size, n < 1 { throw bad("max_batch_size must be a positive integer") }
+        if let n = f.max_queue, n < 1 { throw bad("max_queue must be a positive integer") }
+        if let n = f.max_queue_delay_us, n < 0 { throw bad("max_queue_delay_us must be a non-negative integer") }
+        c.maxBatchSize = f.max_batch_size
+        c.maxQueue = f.max_queue
+        c.maxQueueDelayMicroseconds = f.max_queue_delay_us
+        if let t = f.reversibility_tolerance {
+            guard t > 0, t.isFinite else { throw bad("reversibility_tolerance must be a positive number") }
+            c.reversibilityTolerance = t
         }
-        if let l = o["labels"] {
-            guard let labels = l as? [String], !labels.isEmpty else { throw bad("labels must be a non-empty array of strings") }
+        if let labels = f.labels {
+            guard !labels.isEmpty else { throw bad("labels must be a non-empty array of strings") }
             c.labels = labels
         }
-        if let p = o["version_policy"] {
-            guard let policy = p as? [String: Any], policy.count == 1, let (kind, value) = policy.first else {
+        if let policy = f.version_policy {
+            guard policy.count == 1, let (kind, args) = policy.first else {
                 throw bad(#"version_policy must be one of {"latest": {"num_versions": n}}, {"all": {}}, {"specific": {"versions": [..]}}"#)
             }
-            let args = value as? [String: Any] ?? [:]
             switch kind {
             case "latest":
-                let n = args["num_versions"].map { ($0 as? NSNumber).flatMap { Int(exactly: $0.doubleValue) } } ?? 1
-                guard let n, n >= 1 else { throw bad("version_policy latest: num_versions must be a positive integer") }
+                let n = args.num_versions ?? 1
+                guard n >= 1 else { throw bad("version_policy latest: num_versions must be a positive integer") }
                 c.versionPolicy = .latest(n)
             case "all":
                 c.versionPolicy = .all
             case "specific":
-                guard let list = args["versions"] as? [NSNumber], !list.isEmpty,
-                      let versions = Optional(list.compactMap { Int(exactly: $0.doubleValue) }), versions.count == list.count,
-                      versions.allSatisfy({ $0 >= 1 }) else {
+                guard let versions = args.versions, !versions.isEmpty, versions.allSatisfy({ $0 >= 1 }) else {
                     throw bad("version_policy specific: versions must be a non-empty array of positive integers")
                 }
                 c.versionPolicy = .specific(versions)
