@@ -9,6 +9,10 @@ let package = Package(
         .executable(name: "revserve", targets: ["revserve"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "RevNet", targets: ["RevNet"]),
+        // The three architectures as plugin libraries, loaded with dlopen like any third-party plugin.
+        .library(name: "RevservePluginHamiltonian", type: .dynamic, targets: ["HamiltonianPlugin"]),
+        .library(name: "RevservePluginMidpoint", type: .dynamic, targets: ["MidpointPlugin"]),
+        .library(name: "RevservePluginLeapfrog", type: .dynamic, targets: ["LeapfrogPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,17 +45,25 @@ let package = Package(
         // libpng's setjmp/longjmp error handling.
         .target(name: "CShims", dependencies: ["CHDF5", "CPNG"]),
 
+        // The plugin C ABI (header only) and its two sides: PluginKit exports a Swift
+        // architecture through it, PluginHost loads libraries and drives them.
+        .target(name: "PluginABI"),
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "RevNet", dependencies: ["Tensor"]),
+        .target(name: "PluginKit", dependencies: ["PluginABI", "RevNet", "Tensor"]),
+        .target(name: "PluginHost", dependencies: ["PluginABI", "RevNet", "Tensor"]),
+        .target(name: "HamiltonianPlugin", dependencies: ["PluginKit", "PluginABI", "RevNet"], path: "Plugins/Hamiltonian"),
+        .target(name: "MidpointPlugin", dependencies: ["PluginKit", "PluginABI", "RevNet"], path: "Plugins/Midpoint"),
+        .target(name: "LeapfrogPlugin", dependencies: ["PluginKit", "PluginABI", "RevNet"], path: "Plugins/Leapfrog"),
         .target(name: "Formats", dependencies: ["Tensor", "CShims", "CHDF5", "CZlib"]),
         .target(name: "Training", dependencies: ["Formats", "RevNet", "Tensor"]),
-        .target(name: "Inference", dependencies: ["Training", "Formats", "RevNet", "Tensor", "CShims", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Inference", dependencies: ["Training", "Formats", "RevNet", "Tensor", "CShims", "PluginHost", .product(name: "Logging", package: "swift-log")]),
         // HTTP over the Unix socket: routes, protocol codecs, errors → statuses, metrics, and the
         // small NIO client `revserve classify` and the tests use. Never touches kernels.
         .target(
             name: "Server",
             dependencies: [
-                "Inference", "Formats",
+                "Inference", "Formats", "PluginHost",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -67,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "revserve",
             dependencies: [
-                "Tensor", "RevNet", "Formats", "Training", "Inference", "Server",
+                "Tensor", "RevNet", "Formats", "Training", "Inference", "Server", "PluginHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

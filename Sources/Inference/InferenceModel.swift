@@ -3,6 +3,7 @@
 // here; model plugins (issue 7) will implement it behind the C ABI.
 
 import Formats
+import PluginHost
 import RevNet
 import Tensor
 import Training
@@ -11,8 +12,11 @@ import Training
 public struct ModelDescriptor: Sendable, Equatable {
     public var name: String
     public var version: Int
-    /// The backend that runs it, e.g. "revserve-hamiltonian" (the plugin's name in issue 7).
+    /// The backend that runs it: "revserve-<architecture>".
     public var platform: String
+    /// The architecture's name, and the plugin library that provides it (nil: built in).
+    public var architecture: String
+    public var plugin: String?
     /// [C, H, W] of one preprocessed input.
     public var inputShape: [Int]
     public var labels: [String]
@@ -22,11 +26,13 @@ public struct ModelDescriptor: Sendable, Equatable {
     /// Floats in one preprocessed input.
     public var inputSize: Int { inputShape.reduce(1, *) }
 
-    public init(name: String, version: Int, platform: String, inputShape: [Int], labels: [String],
+    public init(name: String, version: Int, architecture: String, plugin: String? = nil, inputShape: [Int], labels: [String],
                 preprocessor: ImagePreprocessor) {
         self.name = name
         self.version = version
-        self.platform = platform
+        self.platform = "revserve-" + architecture
+        self.architecture = architecture
+        self.plugin = plugin
         self.inputShape = inputShape
         self.labels = labels
         self.preprocessor = preprocessor
@@ -52,8 +58,8 @@ public struct CheckpointModel: InferenceModel {
         let loaded = try ModelCheckpoint.load(path)
         network = loaded.network
         context = EngineContext(threads: threads)
-        descriptor = ModelDescriptor(name: name, version: version, platform: "revserve-" + network.config.architecture,
-                                     inputShape: network.config.inputShape, labels: labels ?? loaded.labels,
+        descriptor = ModelDescriptor(name: name, version: version, architecture: network.config.architecture,
+                                     plugin: (network.architecture as? PluginArchitecture)?.library.source, inputShape: network.config.inputShape, labels: labels ?? loaded.labels,
                                      preprocessor: loaded.preprocessor)
     }
 

@@ -203,6 +203,16 @@ public actor RepositoryManager {
         _ = rs_malloc_trim()
     }
 
+    /// Reloads, through the usual load-check-swap path, every model whose served versions use
+    /// one of `architectures` (after a plugin library was replaced).
+    public func reloadModels(using architectures: Set<String>) async {
+        for entry in store.all where entry.versions.values.contains(where: { $0.serving.map { architectures.contains($0.descriptor.architecture) } ?? false }) {
+            logger.info("model '\(entry.name)': reloading on the new plugin")
+            attempted[entry.name] = nil
+        }
+        await reconcile()
+    }
+
     // MARK: explicit control
 
     /// Loads (or reloads) `name` from the repository now and reports whether a version is ready.

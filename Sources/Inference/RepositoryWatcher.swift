@@ -1,5 +1,5 @@
-// RepositoryWatcher: notices changes in the repository directory and asks the manager to
-// reconcile: inotify on the repository, model and version directories (a rename that
+// RepositoryWatcher: notices changes in the repository directory (and the plugin directory)
+// and asks for a reconciliation: inotify on the repository, model and version directories (a rename that
 // publishes a version, a replaced checkpoint, an edited config.json), with a periodic rescan
 // as the fallback where inotify is unavailable or misses something (network file systems).
 
@@ -11,16 +11,20 @@ import Glibc
 
 public final class RepositoryWatcher: Sendable {
     private let directory: String
+    private let others: [String]
     private let pollInterval: Duration
-    private let manager: RepositoryManager
+    private let onChange: @Sendable () async -> Void
     private let descriptor: Int32
     private let stopped = Atomic<Bool>(false)
 
-    /// `pollInterval` bounds how late a change is noticed without inotify.
-    public init(manager: RepositoryManager, directory: String, pollInterval: Duration) {
-        self.manager = manager
+    /// Watches the repository tree at `directory` and the flat directories `others` (plugins);
+    /// `onChange` runs after changes and every `pollInterval` (the bound on how late a change
+    /// is noticed without inotify).
+    public init(directory: String, others: [String] = [], pollInterval: Duration, onChange: @escaping @Sendable () async -> Void) {
         self.directory = directory
+        self.others = others
         self.pollInterval = pollInterval
+        self.onChange = onChange
         descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
     }
 
@@ -49,7 +53,7 @@ public final class RepositoryWatcher: Sendable {
             for await _ in events {
                 // Let a burst of events (a copy, a rename) settle into one pass.
                 try? await Task.sleep(for: .milliseconds(50))
-                await manager.reconcile()
+                await onChange()
                 updateWatches()
             }
         } onCancel: {
@@ -63,6 +67,7 @@ public final class RepositoryWatcher: Sendable {
         guard descriptor >= 0 else { return }
         let mask = UInt32(IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF)
         _ = inotify_add_watch(descriptor, directory, mask)
+        for other in others { _ = inotify_add_watch(descriptor, other, mask) }
         let fm = FileManager.default
         for model in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] where !model.hasPrefix(".") {
             let modelDir = directory + "/" + model

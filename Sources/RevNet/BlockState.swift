@@ -18,10 +18,21 @@ public struct BlockState: Sendable {
 }
 
 /// The activations one block keeps between its forward (or reconstruction) and its backward:
-/// for every residual function it evaluated, that function's input and activation.
+/// for every residual function it evaluated, that function's input and activation. A plugin
+/// architecture keeps them on its side of the C ABI and puts a handle in `external`.
 public struct BlockTape: Sendable {
     public var tensors: [Tensor]
+    public var external: (any ExternalTape)?
     public init(_ tensors: [Tensor]) { self.tensors = tensors }
+    public init(external: any ExternalTape) {
+        self.tensors = []
+        self.external = external
+    }
 
-    public var bytes: Int { tensors.reduce(0) { $0 + $1.count * MemoryLayout<Float>.size } }
+    public var bytes: Int { tensors.reduce(0) { $0 + $1.count * MemoryLayout<Float>.size } + (external?.bytes ?? 0) }
+}
+
+/// A tape held outside the engine (by a plugin); freed when the last copy goes.
+public protocol ExternalTape: AnyObject, Sendable {
+    var bytes: Int { get }
 }

@@ -20,6 +20,6 @@ public final class EvaluationCounter: Sendable {
     private let value = Atomic<Int>(0)
     public init() {}
     public var count: Int { value.load(ordering: .relaxed) }
-    func increment() { value.add(1, ordering: .relaxed) }
+    public func increment(by n: Int = 1) { value.add(n, ordering: .relaxed) }
     public func reset() { value.store(0, ordering: .relaxed) }
 }

@@ -3,6 +3,7 @@
 // from its output (the inverse, keeping what backward needs) and back-propagates. The engine
 // never looks inside a block, so an architecture can live in a plugin library.
 
+import Synchronization
 import Tensor
 
 /// One parameter tensor of a block: its dataset name (CHECKPOINT.md) and shape.
@@ -79,14 +80,30 @@ extension ReversibleArchitecture {
     }
 }
 
-/// The built-in architectures by name. (Plugins will register more.)
+/// The architectures by name: plugins registered at run time first (a plugin named like a
+/// built-in replaces it), then the built-in ones.
 public enum Architectures {
     public static let builtIn: [any ReversibleArchitecture] = [Hamiltonian(), Midpoint(), Leapfrog()]
+    private static let registered = Mutex<[String: any ReversibleArchitecture]>([:])
 
     public static func named(_ name: String) throws(ConfigError) -> any ReversibleArchitecture {
+        if let plugin = registered.withLock({ $0[name] }) { return plugin }
         guard let a = builtIn.first(where: { $0.name == name }) else {
-            throw .unknownArchitecture(name, known: builtIn.map(\.name))
+            throw .unknownArchitecture(name, known: known)
         }
         return a
+    }
+
+    /// Every name `named` resolves, sorted.
+    public static var known: [String] { Set(builtIn.map(\.name)).union(registered.withLock { $0.keys }).sorted() }
+
+    /// Makes `architecture` what its name resolves to (replacing an earlier registration).
+    public static func register(_ architecture: any ReversibleArchitecture) {
+        registered.withLock { $0[architecture.name] = architecture }
+    }
+
+    /// Removes a registration (the built-in of that name, if any, resolves again).
+    public static func unregister(_ name: String) {
+        _ = registered.withLock { $0.removeValue(forKey: name) }
     }
 }

@@ -5,6 +5,7 @@
 import Hummingbird
 import Inference
 import Logging
+import PluginHost
 import NIOCore
 import ServiceLifecycle
 import Synchronization
@@ -58,8 +59,9 @@ public struct Daemon: Sendable {
                                         configuration: .init(address: .hostname(host, port: port), serverName: "revserve"),
                                         onServerRunning: { _ in listeners.started() }, logger: logger))
         }
-        let loader = RepositoryService(repository: repository, pollInterval: config.repositoryPollInterval, store: store,
-                                       state: state, listeners: listeners, logger: logger)
+        let plugins = config.pluginsDirectory.map { PluginRegistry(directory: $0) }
+        let loader = RepositoryService(repository: repository, plugins: plugins, pollInterval: config.repositoryPollInterval,
+                                       store: store, state: state, listeners: listeners, logger: logger)
         // Shut down in reverse order: readiness drops first, then the listeners drain.
         services += [loader, DrainOnShutdown(state: state, store: store, logger: logger)]
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
@@ -100,6 +102,7 @@ final class ListenerCount: Sendable {
 /// then follows the repository (inotify and periodic rescans) until shutdown.
 struct RepositoryService: Service {
     let repository: RepositoryManager
+    let plugins: PluginRegistry?
     let pollInterval: Duration
     let store: ModelStore
     let state: ServerState
@@ -108,13 +111,31 @@ struct RepositoryService: Service {
 
     func run() async throws {
         await listeners.allStarted()
+        _ = loadPlugins()
         await repository.reconcile()
         state.markReady()
         let entries = store.all
         logger.info("ready: \(entries.filter { $0.state == .ready }.count) of \(entries.count) models loaded")
-        let watcher = RepositoryWatcher(manager: repository, directory: repository.directory, pollInterval: pollInterval)
+        let repository = self.repository
+        let watcher = RepositoryWatcher(directory: repository.directory, others: plugins.map { [$0.directory] } ?? [],
+                                        pollInterval: pollInterval) {
+            // A new or rebuilt plugin first, so that the models using it reload on it.
+            let replaced = loadPlugins()
+            if replaced.isEmpty { await repository.reconcile() } else { await repository.reloadModels(using: replaced) }
+        }
         if !watcher.usesInotify { logger.warning("inotify is unavailable; the repository is rescanned every \(pollInterval)") }
         await cancelWhenGracefulShutdown { await watcher.run() }
+    }
+}
+
+extension RepositoryService {
+    /// Loads new or changed plugin libraries; returns the architectures they (re)defined.
+    func loadPlugins() -> Set<String> {
+        guard let plugins else { return [] }
+        let change = plugins.rescan()
+        for error in change.refused { logger.error("plugin refused: \(error)") }
+        for a in change.loaded { logger.info("plugin '\(a.name)' loaded from \(a.library.source): \(a.description)") }
+        return Set(change.loaded.map(\.name))
     }
 }
 

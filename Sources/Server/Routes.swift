@@ -115,6 +115,8 @@ public struct InferenceAPI: Sendable {
         let tensors: (String, String, [Int]) -> [String: Any] = { ["name": $0, "datatype": $1, "shape": $2] }
         var parameters: [String: Any] = ["labels": d.labels, "version": String(d.version)]
         if let e = serving.reversibilityError { parameters["reversibility_error"] = Double(e) }
+        parameters["architecture"] = d.architecture
+        if let plugin = d.plugin { parameters["plugin"] = plugin }
         return json([
             "name": d.name, "versions": (store.entry(d.name)?.ready ?? [d.version]).map(String.init), "platform": d.platform,
             "inputs": [tensors("image", "BYTES", [-1]), tensors("input", "FP32", [-1] + d.inputShape)],

@@ -13,6 +13,8 @@ public struct ServeConfiguration: Sendable {
     /// Extra loopback TCP listeners, as (host, port); port 0 picks a free one.
     public var tcpListeners: [(host: String, port: Int)] = []
     public var modelsDirectory: String = "models"
+    /// Architecture plugin libraries (*.so) to load and follow; nil: the built-in architectures.
+    public var pluginsDirectory: String?
     /// How often the repository is rescanned besides inotify's notifications.
     public var repositoryPollInterval: Duration = .seconds(2)
     public var batching = BatchingConfiguration()

@@ -38,8 +38,10 @@ struct BenchInfer: ParsableCommand {
 
     @OptionGroup var network: NetworkOptions
     @OptionGroup var options: BenchRunOptions
+    @OptionGroup var plugins: PluginOptions
 
     func run() throws {
+        plugins.register()
         let result = try NetworkBenchmark.infer(config: network.config(), batch: options.batch,
                                                 threads: ComputeThreads(options.threads),
                                                 warmup: options.warmup, repeats: options.repeats)
@@ -63,7 +65,10 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Memory mode: reversible or standard.")
     var memory: MemoryMode = .reversible
 
+    @OptionGroup var plugins: PluginOptions
+
     func run() throws {
+        plugins.register()
         let result = try NetworkBenchmark.train(config: network.config(), batch: options.batch,
                                                 threads: ComputeThreads(options.threads), mode: memory,
                                                 warmup: min(options.warmup, 1), repeats: options.repeats)

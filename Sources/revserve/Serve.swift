@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Inference
 import Logging
+import PluginHost
 import Server
 import Tensor
 
@@ -23,6 +24,8 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "The model repository directory.")
     var models = "models"
+
+    @OptionGroup var plugins: PluginOptions
 
     @Option(help: "The Unix socket to create (default: $XDG_RUNTIME_DIR/revserve.sock, else /tmp/revserve-<uid>.sock).")
     var socket: String?
@@ -100,6 +103,7 @@ struct Serve: AsyncParsableCommand {
         config.maxBodyBytes = maxBodyBytes
         config.maxImagePixels = maxImagePixels
         config.activatedSockets = UnixSocketFile.activatedSockets()
+        config.pluginsDirectory = plugins.directory
         do {
             try await Daemon(configuration: config, logger: Logger(label: "revserve")).run()
         } catch {

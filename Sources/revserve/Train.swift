@@ -22,6 +22,7 @@ struct Train: ParsableCommand {
             """)
 
     @OptionGroup var network: NetworkOptions
+    @OptionGroup var plugins: PluginOptions
 
     @Option(help: "fashion-mnist, cifar10, folder or synthetic.")
     var dataset: DatasetKind = .fashionMNIST
@@ -95,6 +96,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        plugins.register()
         let output: TrainingOutput = out.map { .file($0) } ?? .repository(directory: repository!, model: model!)
         var trainer: Trainer
         if let resume {

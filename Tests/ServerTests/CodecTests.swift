@@ -8,7 +8,7 @@ import NIOCore
 import Testing
 import Formats
 
-let descriptor = ModelDescriptor(name: "m", version: 3, platform: "p", inputShape: [1, 2, 2], labels: ["a", "b", "c"],
+let descriptor = ModelDescriptor(name: "m", version: 3, architecture: "p", inputShape: [1, 2, 2], labels: ["a", "b", "c"],
                                  preprocessor: ImagePreprocessor(inputShape: [1, 2, 2], mean: [0], std: [1]))
 
 func decode(_ json: String, binary: [UInt8] = []) throws(APIError) -> InferRequest {

@@ -1,0 +1,182 @@
+// PluginArchitecture: a plugin library seen by the engine as a ReversibleArchitecture: every
+// block call goes through the C table with the host's tensors as read-only views, results are
+// copied out of the plugin's lists (then freed), and tapes stay on the plugin's side behind a
+// handle that frees itself.
+
+import PluginABI
+import RevNet
+import Tensor
+
+public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable {   // the table is immutable and thread-safe (header)
+    public let library: PluginLibrary
+    public let name: String
+    public let description: String
+    public let functionsPerBlock: Int
+    public let transitionGroups: Int
+    private var t: rs_plugin { library.table.pointee }
+
+    init(_ library: PluginLibrary) {
+        self.library = library
+        let t = library.table.pointee
+        name = String(cString: t.name)
+        description = t.description.map { String(cString: $0) } ?? ""
+        functionsPerBlock = Int(t.functions_per_block)
+        transitionGroups = Int(t.transition_groups)
+    }
+
+    public func blockParameters(width: Int) -> [ParameterSpec] {
+        let n = Int(t.block_parameter_count(Int64(width)))
+        return (0..<n).compactMap { i in
+            var spec = rs_parameter_spec(), error = rs_error()
+            guard t.block_parameter(Int64(width), Int32(i), &spec, &error) == RS_OK else { return nil }
+            let name = withUnsafeBytes(of: spec.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let shape = withUnsafeBytes(of: spec.shape) { raw in (0..<Int(spec.rank)).map { Int(raw.load(fromByteOffset: $0 * 8, as: Int64.self)) } }
+            return ParameterSpec(name, shape, spec.role == RS_ROLE_BIAS ? .bias : .convolutionWeight)
+        }
+    }
+
+    public func widthProblem(_ unitChannels: [Int]) -> String? {
+        var error = rs_error()
+        let widths = unitChannels.map(Int64.init)
+        return t.check_widths(widths, Int32(widths.count), &error) == RS_OK ? nil : message(error)
+    }
+
+    public func blockFlops(width: Int, pixels: Int) -> Double { t.block_flops(Int64(width), Int64(pixels)) }
+
+    public func enter(_ x: Tensor) throws(TensorError) -> BlockState {
+        BlockState(try call("enter") { views, out, e in views([x]) { t.enter($0, out, e) } })
+    }
+
+    public func exit(_ state: BlockState) throws(TensorError) -> Tensor {
+        try call("exit") { views, out, e in views(state.parts) { t.exit($0, Int32(state.parts.count), out, e) } }[0]
+    }
+
+    public func exitGradient(_ dx: Tensor, finalState: BlockState) throws(TensorError) -> BlockState {
+        BlockState(try call("exit_gradient") { views, out, e in
+            views([dx] + finalState.parts) { t.exit_gradient($0, $0 + 1, Int32(finalState.parts.count), out, e) }
+        })
+    }
+
+    public func enterGradient(_ dState: BlockState) throws(TensorError) -> Tensor {
+        try call("enter_gradient") { views, out, e in views(dState.parts) { t.enter_gradient($0, Int32(dState.parts.count), out, e) } }[0]
+    }
+
+    public func forward(block j: Int, parameters p: [Tensor], state: BlockState, h: Float,
+                        _ ctx: EngineContext) throws(TensorError) -> (BlockState, BlockTape) {
+        try blockCall("forward", j, p, state.parts, h, ctx) { call, parts, count, out, tape, e in
+            t.forward(call, parts, count, out, tape, e)
+        }
+    }
+
+    public func reconstruct(block j: Int, parameters p: [Tensor], output: BlockState, h: Float,
+                            _ ctx: EngineContext) throws(TensorError) -> (BlockState, BlockTape) {
+        try blockCall("reconstruct", j, p, output.parts, h, ctx) { call, parts, count, out, tape, e in
+            t.reconstruct(call, parts, count, out, tape, e)
+        }
+    }
+
+    public func backward(block j: Int, parameters p: [Tensor], tape: BlockTape, outputGradient: BlockState,
+                         gradients: inout [Tensor], h: Float, _ ctx: EngineContext) throws(TensorError) -> BlockState {
+        guard let handle = (tape.external as? PluginTape)?.handle else {
+            throw .invalidArgument(op: "\(name) block \(j)", detail: "the tape was not made by this plugin")
+        }
+        let table = t
+        // Gradient buffers the plugin accumulates into, copied back after the call.
+        var buffers = gradients.map { UnsafeMutablePointer<Float>.allocate(capacity: max(1, $0.count)) }
+        defer { buffers.forEach { $0.deallocate() } }
+        for (b, g) in zip(buffers, gradients) { g.data.withUnsafeBufferPointer { b.update(from: $0.baseAddress!, count: $0.count) } }
+        let pointers: [UnsafeMutablePointer<Float>?] = buffers.map { $0 }
+        let (state, _) = try blockCall("backward", j, p, outputGradient.parts, h, ctx) { call, parts, count, out, _, e in
+            pointers.withUnsafeBufferPointer { table.backward(call, handle, parts, count, $0.baseAddress, out, e) }
+        }
+        for i in gradients.indices {
+            let n = gradients[i].count
+            gradients[i].data.withUnsafeMutableBufferPointer { dst in dst.baseAddress!.update(from: buffers[i], count: n) }
+        }
+        buffers = []
+        return state
+    }
+
+    // MARK: plumbing
+
+    private typealias Views = ([Tensor], (UnsafePointer<rs_tensor_in>) -> rs_status) -> rs_status
+
+    /// Runs a table function that returns a tensor list; copies the list out and frees it.
+    private func call(_ what: String, _ body: (Views, UnsafeMutablePointer<OpaquePointer?>, UnsafeMutablePointer<rs_error>) -> rs_status)
+        throws(TensorError) -> [Tensor] {
+        var out: OpaquePointer?, error = rs_error()
+        let status = body({ tensors, f in withViews(tensors, f) }, &out, &error)
+        guard status == RS_OK, let out else { throw .invalidArgument(op: "\(name) plugin \(what)", detail: message(error)) }
+        return copyOut(out)
+    }
+
+    private func blockCall(_ what: String, _ j: Int, _ p: [Tensor], _ parts: [Tensor], _ h: Float, _ ctx: EngineContext,
+                           _ body: (UnsafeMutablePointer<rs_block_call>, UnsafePointer<rs_tensor_in>, Int32,
+                                    UnsafeMutablePointer<OpaquePointer?>, UnsafeMutablePointer<OpaquePointer?>,
+                                    UnsafeMutablePointer<rs_error>) -> rs_status) throws(TensorError) -> (BlockState, BlockTape) {
+        var out: OpaquePointer?, tape: OpaquePointer?, error = rs_error()
+        var evaluations: Int64 = 0
+        let status = withViews(p) { params in
+            withViews(parts) { states in
+                var call = rs_block_call(block: Int32(j), parameters: params, parameter_count: Int32(p.count), h: h,
+                                         threads: Int32(ctx.threads.count), evaluations: 0)
+                let s = body(&call, states, Int32(parts.count), &out, &tape, &error)
+                evaluations = call.evaluations
+                return s
+            }
+        }
+        guard status == RS_OK, let out else {
+            if let tape { t.tape_free(tape) }
+            throw .invalidArgument(op: "\(name) plugin \(what), block \(j)", detail: message(error))
+        }
+        ctx.counter?.increment(by: Int(evaluations))
+        let state = BlockState(copyOut(out))
+        return (state, tape.map { BlockTape(external: PluginTape(library, $0)) } ?? BlockTape([]))
+    }
+
+    private func copyOut(_ list: OpaquePointer) -> [Tensor] {
+        defer { t.tensors_free(list) }
+        return (0..<Int(t.tensors_count(list))).map { i in
+            let v = t.tensors_get(list, Int32(i))
+            let shape = withUnsafeBytes(of: v.shape) { raw in (0..<Int(v.rank)).map { Int(raw.load(fromByteOffset: $0 * 8, as: Int64.self)) } }
+            let count = shape.reduce(1, *)
+            return try! Tensor(shape: shape, data: Array(UnsafeBufferPointer(start: v.data, count: count)))
+        }
+    }
+
+    private func message(_ error: rs_error) -> String {
+        withUnsafeBytes(of: error.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+}
+
+/// Views of host tensors for one call (valid inside `body` only).
+func withViews<R>(_ tensors: [Tensor], _ body: (UnsafePointer<rs_tensor_in>) -> R) -> R {
+    var views = [rs_tensor_in](repeating: rs_tensor_in(), count: max(1, tensors.count))
+    func bind(_ i: Int) -> R {
+        guard i < tensors.count else { return views.withUnsafeBufferPointer { body($0.baseAddress!) } }
+        return tensors[i].data.withUnsafeBufferPointer { buffer in
+            views[i].data = buffer.baseAddress
+            views[i].rank = Int32(tensors[i].shape.count)
+            withUnsafeMutableBytes(of: &views[i].shape) { raw in
+                for (k, d) in tensors[i].shape.enumerated() { raw.storeBytes(of: Int64(d), toByteOffset: k * 8, as: Int64.self) }
+            }
+            return bind(i + 1)
+        }
+    }
+    return bind(0)
+}
+
+/// A tape held by the plugin; freed through its table when the engine lets go of it.
+final class PluginTape: ExternalTape, @unchecked Sendable {   // the handle is used by one call at a time (header)
+    let library: PluginLibrary
+    let handle: OpaquePointer
+    let bytes: Int
+
+    init(_ library: PluginLibrary, _ handle: OpaquePointer) {
+        self.library = library
+        self.handle = handle
+        bytes = Int(library.table.pointee.tape_bytes(handle))
+    }
+
+    deinit { library.table.pointee.tape_free(handle) }
+}

@@ -1,0 +1,108 @@
+// PluginLoader: finds and loads architecture plugins: dlopen(RTLD_NOW | RTLD_LOCAL) of a
+// private copy of the library (a new path per load, so that a rebuilt library never replaces
+// one in use in place), the one entry symbol, the ABI major check and a complete table.
+// Refusals are typed and say which file and why.
+
+import Foundation
+import PluginABI
+import RevNet
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum PluginError: Error, Equatable, CustomStringConvertible {
+    case unreadable(String, reason: String)
+    case unsafePermissions(String, reason: String)
+    case dlopen(String, reason: String)
+    case missingEntry(String)
+    case refused(String)
+    case abiMismatch(String, plugin: UInt32, host: UInt32)
+    case incomplete(String, missing: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let f, let r): return "\(f): cannot read the plugin: \(r)"
+        case .unsafePermissions(let f, let r): return "\(f): refused: \(r)"
+        case .dlopen(let f, let r): return "\(f): cannot load the plugin: \(r)"
+        case .missingEntry(let f): return "\(f): not a revserve plugin: no \(REVSERVE_PLUGIN_ENTRY_SYMBOL) symbol"
+        case .refused(let f): return "\(f): the plugin refused this host (ABI \(REVSERVE_PLUGIN_ABI_MAJOR).\(REVSERVE_PLUGIN_ABI_MINOR))"
+        case .abiMismatch(let f, let p, let h): return "\(f): plugin ABI major version \(p), this revserve speaks \(h); rebuild the plugin against revserve_plugin.h version \(h)"
+        case .incomplete(let f, let m): return "\(f): the plugin table has no \(m)"
+        }
+    }
+}
+
+/// A loaded library: the file it came from, its private copy, and its table.
+public final class PluginLibrary: @unchecked Sendable {   // immutable after init
+    public let source: String
+    public let loadedFrom: String
+    let handle: UnsafeMutableRawPointer
+    let table: UnsafePointer<rs_plugin>
+
+    init(source: String, loadedFrom: String, handle: UnsafeMutableRawPointer, table: UnsafePointer<rs_plugin>) {
+        self.source = source
+        self.loadedFrom = loadedFrom
+        self.handle = handle
+        self.table = table
+    }
+
+    // Never dlclose'd: a Swift plugin carries its own copy of the Swift runtime and worker
+    // threads parked in its code, which unmapping would pull from under them. Dropping the last
+    // reference frees everything the host holds; the code mapping stays until exit.
+    deinit { unlink(loadedFrom) }
+}
+
+public enum PluginLoader {
+    /// Where private copies of plugin libraries are made.
+    static let copies: String = {
+        let dir = NSTemporaryDirectory() + "revserve-plugins-\(getpid())"
+        mkdir(dir, 0o700)
+        return dir
+    }()
+    nonisolated(unsafe) static var serial = 0
+
+    /// Loads the plugin library at `path` and returns its architecture.
+    public static func load(_ path: String) throws(PluginError) -> PluginArchitecture {
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw .unreadable(path, reason: "no such file") }
+        // Code that others may rewrite would run as us.
+        if st.st_mode & S_IWOTH != 0 { throw .unsafePermissions(path, reason: "the file is writable by other users (chmod o-w)") }
+        serial += 1
+        let copy = copies + "/\(serial)-" + URL(fileURLWithPath: path).lastPathComponent
+        do {
+            if FileManager.default.fileExists(atPath: copy) { try FileManager.default.removeItem(atPath: copy) }
+            try FileManager.default.copyItem(atPath: path, toPath: copy)
+        } catch {
+            throw .unreadable(path, reason: error.localizedDescription)
+        }
+        guard let handle = dlopen(copy, RTLD_NOW | RTLD_LOCAL) else {
+            unlink(copy)
+            throw .dlopen(path, reason: String(cString: dlerror()))
+        }
+        guard let symbol = dlsym(handle, REVSERVE_PLUGIN_ENTRY_SYMBOL) else { unlink(copy); throw .missingEntry(path) }
+        let entry = unsafeBitCast(symbol, to: rs_plugin_entry_fn.self)
+        guard let table = entry(UInt32(REVSERVE_PLUGIN_ABI_MAJOR), UInt32(REVSERVE_PLUGIN_ABI_MINOR)) else { unlink(copy); throw .refused(path) }
+        guard table.pointee.abi_major == UInt32(REVSERVE_PLUGIN_ABI_MAJOR) else {
+            unlink(copy)
+            throw .abiMismatch(path, plugin: table.pointee.abi_major, host: UInt32(REVSERVE_PLUGIN_ABI_MAJOR))
+        }
+        let t = table.pointee
+        let required: [(String, Bool)] = [
+            ("name", t.name != nil), ("block_parameter_count", t.block_parameter_count != nil),
+            ("block_parameter", t.block_parameter != nil), ("check_widths", t.check_widths != nil),
+            ("block_flops", t.block_flops != nil), ("enter", t.enter != nil), ("exit", t.exit != nil),
+            ("exit_gradient", t.exit_gradient != nil), ("enter_gradient", t.enter_gradient != nil),
+            ("forward", t.forward != nil), ("reconstruct", t.reconstruct != nil), ("backward", t.backward != nil),
+            ("tensors_count", t.tensors_count != nil), ("tensors_get", t.tensors_get != nil),
+            ("tensors_free", t.tensors_free != nil), ("tape_bytes", t.tape_bytes != nil), ("tape_free", t.tape_free != nil),
+        ]
+        if let missing = required.first(where: { !$0.1 }) { unlink(copy); throw .incomplete(path, missing: missing.0) }
+        return PluginArchitecture(PluginLibrary(source: path, loadedFrom: copy, handle: handle, table: table))
+    }
+
+    /// The plugin libraries (*.so) in `directory`, sorted.
+    public static func libraries(in directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".so") && !$0.hasPrefix(".") }.sorted().map { directory + "/" + $0 }
+    }
+}
