@@ -92,10 +92,11 @@ let package = Package(
         // An independent float64 implementation of NETWORKS.md that several test targets compare against.
         .target(name: "RevNetTestSupport", dependencies: ["RevNet", "Tensor"], path: "Tests/RevNetTestSupport"),
         .testTarget(name: "RevNetTests", dependencies: ["RevNet", "Tensor", "RevNetTestSupport"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "RevNet", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "RevNet", "Tensor"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "RevNet", "Tensor", "Training", "Formats", .product(name: "Logging", package: "swift-log")]),
         // Starts the real daemon as a subprocess on temporary sockets; also the codecs' unit tests.
-        .testTarget(name: "ServerTests", dependencies: ["Server", "revserve", "Inference", "Training", "Formats", "RevNet", "Tensor"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "revserve", "Inference", "Training", "Formats", "RevNet", "Tensor", "PluginHost"]),
         // Runs the built executable as a subprocess (it depends on it so that it is built first).
         .testTarget(name: "CLITests", dependencies: ["revserve", "Training", "RevNetTestSupport", "Formats"]),
     ],

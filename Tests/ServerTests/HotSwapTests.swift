@@ -83,7 +83,8 @@ extension DaemonProcess {
                 }
             }
         }
-        try await Task.sleep(nanoseconds: 1_500_000_000)
+        // Resident memory under the same load, with one version, then after 20 swaps.
+        try await Task.sleep(nanoseconds: 3_000_000_000)
         let baseline = residentBytes(daemon.process.processIdentifier)
         let files = ["hamiltonian", "midpoint", "leapfrog"].map { bundledModels + "/\($0)/1/model.h5" }
         for version in 2...21 {
@@ -92,13 +93,14 @@ extension DaemonProcess {
             // The older version is unloaded once the new one serves (latest(1)).
             try FileManager.default.removeItem(at: repository.appendingPathComponent("m/\(version - 1)"))
         }
-        try await Task.sleep(nanoseconds: 1_500_000_000)
+        try await Task.sleep(nanoseconds: 3_000_000_000)
+        let after = residentBytes(daemon.process.processIdentifier)
         log.stop.store(true, ordering: .relaxed)
         for c in clients { await c.value }
-        try await Task.sleep(nanoseconds: 500_000_000)
-        let after = residentBytes(daemon.process.processIdentifier)
 
         let failures = log.failures.withLock { $0 }
+        let answered = log.answers.withLock { $0.reduce(0) { $0 + $1.count } }
+        print("hot swap: \(answered) answers, \(failures.count) failures; resident \(baseline >> 10) KiB with one version, \(after >> 10) KiB after 20 swaps")
         #expect(failures.isEmpty, "\(failures.count) failed: \(failures.prefix(3))")
         let answers = log.answers.withLock { $0 }
         #expect(answers.allSatisfy { !$0.isEmpty })

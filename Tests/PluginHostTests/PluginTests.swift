@@ -1,0 +1,130 @@
+// PluginTests: the plugin ABI in-process: each bundled Swift plugin computes exactly what the
+// built-in architecture does (logits, every gradient in both memory modes, evaluation
+// counts); the plain-C test plugin loads and serves; bad libraries are refused with a reason.
+
+import Foundation
+@testable import PluginHost
+import RevNet
+import Tensor
+import Testing
+
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// A bundled plugin library, built next to the test bundle.
+func bundledPlugin(_ name: String) throws -> String {
+    let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for dir in [here, root.appendingPathComponent(".build-test/release"), root.appendingPathComponent(".build/release")] {
+        let path = dir.appendingPathComponent("libRevservePlugin\(name).so").path
+        if FileManager.default.fileExists(atPath: path) { return path }
+    }
+    throw PluginError.unreadable(name, reason: "not built (swift build builds the plugin products)")
+}
+
+/// Compiles the plain-C test plugin into `directory` (optionally claiming another ABI major).
+func compileCPlugin(into directory: URL, name: String = "libctanh.so", abiMajor: Int? = nil) throws -> String {
+    let out = directory.appendingPathComponent(name).path
+    let cc = Process()
+    cc.executableURL = URL(fileURLWithPath: "/usr/bin/cc")
+    cc.arguments = ["-shared", "-fPIC", "-O2", "-I", root.appendingPathComponent("Sources/PluginABI/include").path,
+                    root.appendingPathComponent("Tests/Fixtures/cplugin/tanh_hamiltonian.c").path, "-o", out, "-lm"]
+        + (abiMajor.map { ["-DRS_TEST_ABI_MAJOR=\($0)"] } ?? [])
+    try cc.run()
+    cc.waitUntilExit()
+    guard cc.terminationStatus == 0 else { throw PluginError.unreadable(out, reason: "cc failed") }
+    return out
+}
+
+func scratchDirectory() throws -> URL {
+    let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("rs-plugins-" + UUID().uuidString.prefix(8))
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+@Suite(.serialized) struct PluginTests {
+    @Test(arguments: [("Hamiltonian", "hamiltonian", [8, 16]), ("Midpoint", "midpoint", [6, 10]), ("Leapfrog", "leapfrog", [6, 10])])
+    func swiftPluginsComputeWhatTheBuiltInsDo(_ library: String, _ name: String, _ widths: [Int]) throws {
+        let plugin = try PluginLoader.load(try bundledPlugin(library))
+        #expect(plugin.name == name && plugin.functionsPerBlock == (name == "hamiltonian" ? 2 : 1))
+        let builtIn = try Architectures.named(name)
+        #expect(plugin.blockParameters(width: widths[1]) == builtIn.blockParameters(width: widths[1]))
+        #expect(plugin.widthProblem([widths[0], widths[0] + 1]) == builtIn.widthProblem([widths[0], widths[0] + 1]))
+        #expect(plugin.blockFlops(width: 8, pixels: 49) == builtIn.blockFlops(width: 8, pixels: 49))
+
+        let config = NetworkConfig(architecture: name, inputShape: [3, 8, 8], numClasses: 4, unitChannels: widths,
+                                   unitBlocks: [3, 2], h: 0.2)
+        let reference = try Network(config: config, seed: 5)
+        var native = reference
+        var viaPlugin = try Network(config: config, architecture: plugin, weights: reference.weights)
+        var rng = SeededGenerator(seed: 9)
+        let x = Tensor.randomNormal([2, 3, 8, 8], using: &rng)
+        #expect(try viaPlugin.logits(x).data == native.logits(x).data)
+        for mode in [MemoryMode.standard, .reversible] {
+            let countA = EvaluationCounter(), countB = EvaluationCounter()
+            var gA = native.weights.zeros(), gB = viaPlugin.weights.zeros()
+            let a = try native.trainingStep(x, labels: [1, 3], mode: mode, gradients: &gA, inputGradient: true,
+                                            EngineContext(counter: countA))
+            let b = try viaPlugin.trainingStep(x, labels: [1, 3], mode: mode, gradients: &gB, inputGradient: true,
+                                               EngineContext(counter: countB))
+            #expect(a.loss == b.loss && a.inputGradient?.data == b.inputGradient?.data, "\(mode)")
+            for (name, (ta, tb)) in zip(gA.names, zip(gA.tensors, gB.tensors)) { #expect(ta.data == tb.data, "\(mode) \(name)") }
+            #expect(countA.count == countB.count && countB.count > 0, "\(mode): \(countA.count) vs \(countB.count)")
+            if mode == .standard { #expect(b.keptBytes == a.keptBytes, "tapes on the plugin's side are still counted") }
+        }
+    }
+
+    @Test func aPluginInPlainCServes() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plugin = try PluginLoader.load(try compileCPlugin(into: dir))
+        #expect(plugin.name == "ctanh" && plugin.description.contains("plain C"))
+        Architectures.register(plugin)
+        defer { Architectures.unregister("ctanh") }
+        let net = try Network(config: NetworkConfig(architecture: "ctanh", inputShape: [1, 6, 6], numClasses: 3,
+                                                    unitChannels: [4, 8], unitBlocks: [2, 1], h: 0.1), seed: 2)
+        var rng = SeededGenerator(seed: 3)
+        let logits = try net.logits(Tensor.randomNormal([2, 1, 6, 6], using: &rng))
+        #expect(logits.shape == [2, 3] && logits.data.allSatisfy(\.isFinite))
+        #expect(try net.reversibilityError() < 1e-5)
+        var copy = net, g = net.weights.zeros()
+        #expect(throws: TensorError.self) {
+            try copy.trainingStep(Tensor.randomNormal([1, 1, 6, 6], using: &rng), labels: [0], mode: .reversible, gradients: &g)
+        }
+        #expect(plugin.widthProblem([4, 6]) == "ctanh widths must differ by multiples of 4")
+    }
+
+    @Test func badLibrariesAreRefusedWithAReason() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let wrongABI = try compileCPlugin(into: dir, name: "libwrong.so", abiMajor: 99)
+        #expect(throws: PluginError.abiMismatch(wrongABI, plugin: 99, host: 1)) { try PluginLoader.load(wrongABI) }
+        let notPlugin = dir.appendingPathComponent("libplain.so").path
+        let source = dir.appendingPathComponent("plain.c")
+        try Data("int answer(void) { return 42; }\n".utf8).write(to: source)
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/cc")
+        cc.arguments = ["-shared", "-fPIC", source.path, "-o", notPlugin]
+        try cc.run()
+        cc.waitUntilExit()
+        #expect(throws: PluginError.missingEntry(notPlugin)) { try PluginLoader.load(notPlugin) }
+        let garbage = dir.appendingPathComponent("libgarbage.so").path
+        try Data("not an ELF file".utf8).write(to: URL(fileURLWithPath: garbage))
+        do { _ = try PluginLoader.load(garbage); Issue.record("garbage loaded") } catch {
+            guard case .dlopen(let file, _) = error else { Issue.record("\(error)"); return }
+            #expect(file == garbage)
+        }
+        let shared = try compileCPlugin(into: dir, name: "libshared.so")
+        chmod(shared, 0o666)
+        #expect(throws: PluginError.self) { try PluginLoader.load(shared) }
+        #expect(throws: PluginError.unreadable("/nonexistent.so", reason: "no such file")) { try PluginLoader.load("/nonexistent.so") }
+
+        // A registry loads what it can and reports the rest.
+        chmod(shared, 0o644)
+        let change = PluginRegistry(directory: dir.path).rescan()
+        defer { Architectures.unregister("ctanh") }
+        #expect(change.loaded.map(\.name) == ["ctanh"] && change.refused.count == 3, "\(change.refused)")
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
