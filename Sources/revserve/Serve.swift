@@ -15,7 +15,9 @@ struct Serve: AsyncParsableCommand {
             Listens before the models load: /v2/health/live answers at once, /v2/health/ready
             once every model is loaded and warmed. SIGTERM or SIGINT drains: ready turns 503,
             requests in flight finish, the socket is removed, the exit status is 0.
-            The repository holds models/NAME/VERSION/model.h5; each model serves its highest version.
+            The repository holds models/NAME/VERSION/model.h5 and an optional models/NAME/config.json
+            (docs/REPOSITORY.md); new versions are picked up, checked and swapped in while serving.
+            Architectures come from the plugin libraries in --plugins (docs/PLUGINS.md).
             Examples:
               revserve serve --models models
               revserve serve --socket /tmp/rs.sock --listen tcp://127.0.0.1:8000 --max-batch 32
@@ -54,6 +56,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest image accepted, in pixels (width × height).")
     var maxImagePixels = 4096 * 4096
 
+    @Option(help: "How often the repository and plugin directories are rescanned besides inotify's notices, in milliseconds.")
+    var repositoryPollMs = 2000
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -64,6 +69,7 @@ struct Serve: AsyncParsableCommand {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         guard maxImagePixels >= 1 else { throw ValidationError("--max-image-pixels must be positive") }
+        guard repositoryPollMs >= 50 else { throw ValidationError("--repository-poll-ms must be at least 50") }
         guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
             throw ValidationError("--socket-mode must be octal permission bits such as 0660, not '\(socketMode)'")
         }
@@ -104,6 +110,7 @@ struct Serve: AsyncParsableCommand {
         config.maxImagePixels = maxImagePixels
         config.activatedSockets = UnixSocketFile.activatedSockets()
         config.pluginsDirectory = plugins.directory
+        config.repositoryPollInterval = .milliseconds(repositoryPollMs)
         do {
             try await Daemon(configuration: config, logger: Logger(label: "revserve")).run()
         } catch {

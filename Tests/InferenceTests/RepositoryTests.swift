@@ -21,11 +21,11 @@ final class TemporaryRepository: @unchecked Sendable {
     deinit { try? FileManager.default.removeItem(at: url) }
     var path: String { url.path }
 
-    func write(_ name: String, _ version: Int, architecture: String = "midpoint", seed: UInt64 = 1) throws {
+    func write(_ name: String, _ version: Int, architecture: String = "midpoint", seed: UInt64 = 1, blocks: [Int] = [1, 1]) throws {
         let dir = url.appendingPathComponent("\(name)/\(version)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let network = try Network(config: NetworkConfig(architecture: architecture, inputShape: [1, 6, 6], numClasses: 3,
-                                                        unitChannels: [4, 8], unitBlocks: [1, 1], h: 0.1), seed: seed)
+                                                        unitChannels: [4, 8], unitBlocks: blocks, h: 0.1), seed: seed)
         try CheckpointFile.write(ModelCheckpoint.checkpoint(network, labels: ["a", "b", "c"], mean: [0], std: [1]),
                                  to: dir.appendingPathComponent("model.h5").path)
     }
@@ -107,6 +107,19 @@ final class TemporaryRepository: @unchecked Sendable {
         try FileManager.default.removeItem(at: repo.url.appendingPathComponent("all"))
         await manager.reconcile()
         #expect(store.entry("all") == nil)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aVersionFailingTheReversibilitySelfTestIsRefused() async throws {
+        let repo = try TemporaryRepository()
+        try repo.write("m", 1, blocks: [4, 4])   // a start-up block alone inverts exactly; later ones round
+        try repo.config("m", #"{"reversibility_tolerance": 1e-12}"#)
+        let store = ModelStore(), manager = repo.manager(store)
+        await manager.reconcile()
+        let v = try #require(store.entry("m")?.versions[1])
+        #expect(v.state == .unavailable && v.reason.contains("reversibility self-test failed") && v.reason.contains("1e-12"), "\(v.reason)")
+        try repo.config("m", #"{"reversibility_tolerance": 1e-3}"#)
+        await manager.reconcile()
+        #expect(store.entry("m")?.ready == [1])
     }
 
     @Test func invalidNamesAreIgnored() {
