@@ -141,12 +141,8 @@ func errorMessage(_ r: ClientResponse) -> String {
     return e
 }
 
-/// Sends raw bytes on a new connection to a Unix socket and returns all it answers before
-/// the server closes the connection (or `timeout` seconds pass).
-func rawExchange(socket path: String, _ bytes: [UInt8], timeout: Int = 10) throws -> String {
-    let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw HarnessError.failed("socket() failed") }
-    defer { close(fd) }
+/// Calls `body` (connect or bind) with a sockaddr_un for `path`.
+func withUnixAddress(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     withUnsafeMutableBytes(of: &address.sun_path) { raw in
@@ -154,10 +150,18 @@ func rawExchange(socket path: String, _ bytes: [UInt8], timeout: Int = 10) throw
         raw.copyBytes(from: p)
         raw[p.count] = 0
     }
-    let rc = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
-    guard rc == 0 else { throw HarnessError.failed("connect to \(path) failed: errno \(errno)") }
+}
+
+/// Sends raw bytes on a new connection to a Unix socket and returns all it answers before
+/// the server closes the connection (or `timeout` seconds pass).
+func rawExchange(socket path: String, _ bytes: [UInt8], timeout: Int = 10) throws -> String {
+    let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError.failed("socket() failed") }
+    defer { close(fd) }
+    guard withUnixAddress(path, { connect(fd, $0, $1) }) == 0 else { throw HarnessError.failed("connect to \(path) failed: errno \(errno)") }
     var tv = timeval(tv_sec: timeout, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

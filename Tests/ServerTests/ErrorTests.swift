@@ -58,22 +58,30 @@ import Testing
     }
 
     @Test func fullQueueAnswers503WithRetryAfterAndDeadlinesAnswer504() async throws {
-        // Requests wait up to 8 s for a batch to fill; the queue holds 3 images.
-        let daemon = try await DaemonProcess(arguments: ["--max-queue", "3", "--max-queue-delay-us", "8000000", "--max-batch", "64"])
+        // Nothing is dispatched for a minute (unless the drain flushes), so every step below
+        // waits on the daemon's own queue-depth gauge, never on timing.
+        let daemon = try await DaemonProcess(arguments: ["--max-queue", "3", "--max-queue-delay-us", "60000000", "--max-batch", "64"])
         let png = try sample("0009-sneaker.png")
-        let waiting = (0..<2).map { _ in Task { try await daemon.post("/v2/models/midpoint/classify", png) } }
-        let expiring = Task {
-            try await daemon.postJSON("/v2/models/midpoint/infer", [
-                "inputs": [["name": "image", "datatype": "BYTES", "shape": [1], "data": [Data(png).base64EncodedString()]]],
-                "parameters": ["timeout": 3_000_000],   // 3 s, in microseconds as Triton's
-            ])
-        }
+        let classify = { Task { try await daemon.post("/v2/models/midpoint/classify", png) } }
+        var waiting = [classify(), classify()]
+        #expect(try await daemon.waitForQueueDepth(2, model: "midpoint"))
+
+        // A request whose deadline passes while it is queued: 504.
+        let expired = try await daemon.postJSON("/v2/models/midpoint/infer", [
+            "inputs": [["name": "image", "datatype": "BYTES", "shape": [1], "data": [Data(png).base64EncodedString()]]],
+            "parameters": ["timeout": 300_000],   // 0.3 s, in microseconds as Triton's
+        ])
+        #expect(expired.status == 504 && errorMessage(expired).contains("timeout"), "\(expired.text)")
+
+        // The queue holds 3 images: the next request is refused at once with Retry-After.
+        waiting.append(classify())
         #expect(try await daemon.waitForQueueDepth(3, model: "midpoint"))
         let refused = try await daemon.post("/v2/models/midpoint/classify", png)
         #expect(refused.status == 503 && refused.header("Retry-After") != nil, "\(refused.status) \(refused.text)")
         #expect(errorMessage(refused).contains("--max-queue"))
-        let expired = try await expiring.value
-        #expect(expired.status == 504 && errorMessage(expired).contains("timeout"), "\(expired.text)")
+
+        // The drain runs what is queued: every accepted request is answered.
+        #expect(try await daemon.stop() == 0)
         for w in waiting { #expect(try await w.value.status == 200) }
     }
 

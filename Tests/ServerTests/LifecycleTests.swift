@@ -138,16 +138,7 @@ func fileMode(_ path: String) -> UInt32? {
 /// Creates a Unix socket file at `path` with nobody listening on it.
 func bindAndAbandon(_ path: String) throws {
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        let p = Array(path.utf8)
-        raw.copyBytes(from: p)
-        raw[p.count] = 0
-    }
-    let rc = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
+    let rc = withUnixAddress(path) { bind(fd, $0, $1) }
     close(fd)
     guard rc == 0 else { throw HarnessError.failed("bind \(path) failed") }
 }
