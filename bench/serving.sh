@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# serving.sh: the dynamic batcher under load, behind docs/BENCHMARKS.md. For two models (the
-# bundled Fashion-MNIST hamiltonian and a random-weight hamiltonian-74 on 3×32×32), runs the
+# serving.sh: the dynamic batcher under load, behind docs/BENCHMARKS.md. For three models (the
+# bundled Fashion-MNIST hamiltonian, a random-weight hamiltonian-74 on 3×32×32 and a wide
+# random-weight hamiltonian on 3×16×16), runs the
 # daemon with --max-batch 64 and with --max-batch 1, drives each with 32 concurrent
 # single-image clients (`revserve bench load`), and prints a markdown table with the
 # in-process batch-1 and batch-64 engine throughput beside it (the ceiling on what batching
@@ -18,6 +19,11 @@ rm -rf "$work/repo/fashion/.training"
 "$BIN" train --preset hamiltonian-74 --dataset synthetic --max-steps 1 --batch-size 8 --seed 1 \
     --repository "$work/repo" --model h74 >/dev/null
 rm -rf "$work/repo/h74/.training"
+# A model where a single image makes small matrices (3×16×16, widths 64-128-256): the regime
+# in which batching has the most to gain on a CPU.
+"$BIN" train --arch hamiltonian --units 2,2,2 --channels 64,128,256 --input 3,16,16 --dataset synthetic \
+    --max-steps 1 --batch-size 8 --seed 1 --repository "$work/repo" --model wide16 >/dev/null
+rm -rf "$work/repo/wide16/.training"
 
 engine() {  # model-shaped in-process throughput: images/s at a batch size
   "$BIN" bench infer "$@" --json | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["imagesPerSecond"])'
@@ -25,10 +31,11 @@ engine() {  # model-shaped in-process throughput: images/s at a batch size
 
 echo "| model | --max-batch | requests/s | p50 ms | p99 ms | mean batch | speed-up | engine b1 → b64 images/s (ratio) |"
 echo "|---|---|---|---|---|---|---|---|"
-for model in fashion h74; do
+for model in fashion h74 wide16; do
   case $model in
     fashion) shape=(--arch hamiltonian --units 2,2,2 --channels 32,64,112 --input 1,28,28) ;;
     h74) shape=(--preset hamiltonian-74 --input 3,32,32) ;;
+    wide16) shape=(--arch hamiltonian --units 2,2,2 --channels 64,128,256 --input 3,16,16) ;;
   esac
   b1=$(engine "${shape[@]}" --batch 1 --repeats 20)
   b64=$(engine "${shape[@]}" --batch 64 --repeats 10)
