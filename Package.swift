@@ -63,8 +63,9 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Inference", "Formats", "PluginHost",
+                "Inference", "Formats", "PluginHost", "CShims",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -3,3 +3,5 @@
 #include <malloc.h>
 
 int rs_malloc_trim(void) { return malloc_trim(0); }
+
+int rs_malloc_arena_max(int arenas) { return mallopt(M_ARENA_MAX, arenas); }

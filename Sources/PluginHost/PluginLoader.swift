@@ -66,7 +66,7 @@ public enum PluginLoader {
         var st = stat()
         guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw .unreadable(path, reason: "no such file") }
         // Code that others may rewrite would run as us.
-        if st.st_mode & S_IWOTH != 0 { throw .unsafePermissions(path, reason: "the file is writable by other users (chmod o-w)") }
+        if st.st_mode & (S_IWOTH | S_IWGRP) != 0 { throw .unsafePermissions(path, reason: "the file is writable by its group or other users (chmod go-w)") }
         serial += 1
         let copy = copies + "/\(serial)-" + URL(fileURLWithPath: path).lastPathComponent
         do {

@@ -33,8 +33,18 @@ public final class PluginRegistry: Sendable {
     }
 
     /// Loads every new or changed library in the directory and registers its architecture.
+    /// A directory others may write is refused whole: they could drop code in it.
     public func rescan() -> Change {
         var change = Change()
+        var st = stat()
+        if stat(directory, &st) == 0, st.st_mode & (S_IWOTH | S_IWGRP) != 0 {
+            let key = directory + "/"
+            if seen.withLock({ $0[key] }) == nil {
+                seen.withLock { $0[key] = [] }
+                change.refused.append(.unsafePermissions(directory, reason: "the plugin directory is writable by its group or other users (chmod go-w)"))
+            }
+            return change
+        }
         for path in PluginLoader.libraries(in: directory) {
             guard let fingerprint = Self.fingerprint(path) else { continue }
             guard seen.withLock({ $0[path] }) != fingerprint else { continue }

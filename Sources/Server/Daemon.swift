@@ -2,7 +2,9 @@
 // systemd's sockets), then the startup models load and warm while /v2/health/live answers;
 // SIGTERM/SIGINT drain (ready turns 503, requests in flight finish) and the socket is removed.
 
+import CShims
 import Hummingbird
+import HummingbirdCore
 import Inference
 import Logging
 import PluginHost
@@ -22,6 +24,10 @@ public struct Daemon: Sendable {
 
     /// Serves until a shutdown signal; returns after a clean drain.
     public func run() async throws {
+        // A long-running server with a few busy threads: glibc's default of 8 arenas per core
+        // lets freed model and batch memory scatter over arenas it never returns; two keep the
+        // resident size tracking what is live (measured in docs/REPOSITORY.md).
+        _ = rs_malloc_arena_max(2)
         let config = configuration
         _ = try ModelRepository.scan(config.modelsDirectory)   // a missing directory stops us before we listen
         let state = ServerState(), store = ModelStore(), metrics = ServerMetrics(bootstrap: true)
@@ -29,20 +35,28 @@ public struct Daemon: Sendable {
                                            settings: LoadSettings(batching: config.batching, threads: config.threads),
                                            store: store, compute: ComputeThread(name: "revserve-compute"),
                                            observer: { metrics.observer(model: $0) }, logger: logger)
-        let api = InferenceAPI(store: store, repository: repository, state: state, metrics: metrics,
-                               maxBodyBytes: config.maxBodyBytes, maxImagePixels: config.maxImagePixels)
+        let api = InferenceAPI(store: store, repository: repository, state: state, metrics: metrics, limits: config.limits)
         let responder = api.router(logger: Logger(label: "revserve.access")).buildResponder()
+
+        // HTTP/1 with bounded headers and an idle timeout (a connection that sends no complete
+        // request head within it is closed: slow-header clients cannot pin connections).
+        let http1 = HTTPServerBuilder.http1(configuration: .init(
+            idleTimeout: .milliseconds(Int64(config.connections.idleTimeoutMilliseconds)),
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: config.connections.maxHeaderBytes,
+                                            maxHeaderListSize: config.connections.maxHeaderBytes, maxHeaderFieldCount: 100)))
 
         // Every listener reports when it accepts connections; models load after that.
         let listeners = ListenerCount()
         var services: [any Service] = []
         let socketIdentity = Mutex<(UInt64, UInt64)?>(nil)
         if config.activatedSockets.isEmpty {
+            try UnixSocketFile.checkDirectory(config.socketPath)
             try UnixSocketFile.prepare(config.socketPath)
             listeners.expect()
             let path = config.socketPath, mode = config.socketMode, logger = self.logger
-            services.append(Application(responder: responder,
-                                        configuration: .init(address: .unixDomainSocket(path: path), serverName: "revserve"),
+            services.append(Application(responder: responder, server: http1,
+                                        configuration: .init(address: .unixDomainSocket(path: path), serverName: "revserve",
+                                                             availableConnectionsDelegate: ConnectionLimiter(config.connections.maxConnections)),
                                         onServerRunning: { _ in
                                             do { try UnixSocketFile.setMode(path, mode) } catch { logger.error("\(error)") }
                                             socketIdentity.withLock { $0 = UnixSocketFile.identity(path) }
@@ -55,8 +69,9 @@ public struct Daemon: Sendable {
         }
         for (host, port) in config.tcpListeners {
             listeners.expect()
-            services.append(Application(responder: responder,
-                                        configuration: .init(address: .hostname(host, port: port), serverName: "revserve"),
+            services.append(Application(responder: responder, server: http1,
+                                        configuration: .init(address: .hostname(host, port: port), serverName: "revserve",
+                                                             availableConnectionsDelegate: ConnectionLimiter(config.connections.maxConnections)),
                                         onServerRunning: { _ in listeners.started() }, logger: logger))
         }
         let plugins = config.pluginsDirectory.map { PluginRegistry(directory: $0) }
@@ -70,6 +85,17 @@ public struct Daemon: Sendable {
         try await group.run()
         logger.info("stopped")
     }
+}
+
+/// Stops accepting connections while --max-connections are open (they wait in the listen
+/// backlog instead of taking file descriptors).
+struct ConnectionLimiter: AvailableConnectionsDelegate {
+    let limit: Int
+    var open = 0
+    init(_ limit: Int) { self.limit = limit }
+    mutating func connectionOpened() { open += 1 }
+    mutating func connectionClosed() { open -= 1 }
+    func isAcceptingNewConnections() -> Bool { open < limit }
 }
 
 /// Counts listeners that have started, so that model loading waits for all of them.

@@ -7,6 +7,8 @@ import HTTPTypes
 import Hummingbird
 import Inference
 import Logging
+import NIOCore
+import Synchronization
 
 public struct InferenceAPI: Sendable {
     public static let serverVersion = "0.6.0"
@@ -17,16 +19,15 @@ public struct InferenceAPI: Sendable {
     let state: ServerState
     let metrics: ServerMetrics
     let runner: ModelRunner
-    let maxBodyBytes: Int
+    let limits: RequestLimits
 
-    public init(store: ModelStore, repository: RepositoryManager, state: ServerState, metrics: ServerMetrics,
-                maxBodyBytes: Int, maxImagePixels: Int) {
+    public init(store: ModelStore, repository: RepositoryManager, state: ServerState, metrics: ServerMetrics, limits: RequestLimits) {
         self.store = store
         self.repository = repository
         self.state = state
         self.metrics = metrics
-        self.maxBodyBytes = maxBodyBytes
-        runner = ModelRunner(maxImagePixels: maxImagePixels, metrics: metrics)
+        self.limits = limits
+        runner = ModelRunner(maxImagePixels: limits.maxImagePixels, metrics: metrics)
     }
 
     public func router(logger: Logger) -> Router<ServerContext> {
@@ -159,7 +160,7 @@ public struct InferenceAPI: Sendable {
         let start = BatchScheduler.now()
         do {
             var response = try await request.body.consumeWithCancellationOnInboundClose { body in
-                let buffer = try await body.collect(upTo: maxBodyBytes)
+                let buffer = try await collect(body, on: context.channel.eventLoop)
                 return try await handler(request, buffer, serving)
             }
             response.headers[.modelVersion] = version
@@ -173,6 +174,26 @@ public struct InferenceAPI: Sendable {
         }
     }
 
+    /// The whole body, within --max-body-bytes and --request-timeout-ms (a client trickling its
+    /// body cannot hold a request open for ever). The deadline is a task scheduled on the
+    /// connection's event loop and cancelled on time; a sleeping Swift task per request would
+    /// keep its timer (and memory) until the deadline even when cancelled.
+    private func collect(_ body: RequestBody, on eventLoop: any EventLoop) async throws -> ByteBuffer {
+        let limit = limits.maxBodyBytes, timeout = limits.bodyTimeout
+        let collecting = Task { try await body.collect(upTo: limit) }
+        let expired = Atomic<Bool>(false)
+        let deadline = eventLoop.scheduleTask(in: .nanoseconds(Int64(clamping: timeout))) {
+            expired.store(true, ordering: .relaxed)
+            collecting.cancel()
+        }
+        defer { deadline.cancel() }
+        do {
+            return try await withTaskCancellationHandler { try await collecting.value } onCancel: { collecting.cancel() }
+        } catch where expired.load(ordering: .relaxed) {
+            throw APIError(.requestTimeout, "the request body did not arrive within \(timeout / 1_000_000) ms (the server's --request-timeout-ms)")
+        }
+    }
+
     private func infer(_ request: Request, _ body: ByteBuffer, _ serving: ServingModel) async throws -> Response {
         let start = BatchScheduler.now()
         var headerLength: Int?
@@ -183,6 +204,7 @@ public struct InferenceAPI: Sendable {
             headerLength = n
         }
         let parsed = try InferRequest.decode(body, headerLength: headerLength, model: serving.descriptor)
+        try limits.checkImages(parsed.input.count)
         let (result, timings) = try await runner.run(parsed.input, timeout: parsed.timeoutNanos, on: serving)
         let encodeStart = BatchScheduler.now()
         let response = try InferResponse.encode(result, for: parsed, model: serving.descriptor)
@@ -194,6 +216,7 @@ public struct InferenceAPI: Sendable {
         let start = BatchScheduler.now()
         let top = try ClassifyRequest.top(request.uri.queryParameters["top"].map(String.init), classes: serving.descriptor.classes)
         let images = try ClassifyRequest.images(body, contentType: request.headers[.contentType])
+        try limits.checkImages(images.count)
         let (result, timings) = try await runner.run(.images(images.map(\.bytes)), names: images.map(\.name),
                                                      timeout: nil, on: serving)
         let encodeStart = BatchScheduler.now()

@@ -19,8 +19,8 @@ public struct ServeConfiguration: Sendable {
     public var repositoryPollInterval: Duration = .seconds(2)
     public var batching = BatchingConfiguration()
     public var threads: ComputeThreads = .all
-    public var maxBodyBytes: Int = 64 << 20
-    public var maxImagePixels: Int = PNG.defaultMaxPixels
+    public var limits = RequestLimits()
+    public var connections = ConnectionLimits()
     /// Sockets inherited through systemd socket activation (LISTEN_FDS), used instead of binding.
     public var activatedSockets: [Int32] = []
 

@@ -8,6 +8,7 @@ import Glibc
 
 public enum SocketError: Error, Equatable, CustomStringConvertible {
     case notASocket(String)
+    case unsafeDirectory(String)
     case inUse(String)
     case pathTooLong(String, limit: Int)
     case system(String, operation: String, errno: Int32)
@@ -15,6 +16,7 @@ public enum SocketError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .notASocket(let p): return "\(p) exists and is not a socket; refusing to replace it (choose another --socket path)"
+        case .unsafeDirectory(let d): return "\(d) is writable by every user and has no sticky bit, so anyone could replace the socket; choose a --socket in a directory only you (or root) can write, or chmod +t \(d)"
         case .inUse(let p): return "\(p): another server is listening on this socket (stop it or choose another --socket path)"
         case .pathTooLong(let p, let limit): return "\(p): socket paths are limited to \(limit) bytes"
         case .system(let p, let op, let e): return "\(p): \(op) failed: \(String(cString: strerror(e)))"
@@ -27,6 +29,16 @@ public func currentUID() -> UInt32 { getuid() }
 public enum UnixSocketFile {
     /// Longest path sockaddr_un holds (with its terminating NUL).
     static let maxPathLength = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
+
+    /// Refuses a socket directory that others may write without the sticky bit (they could
+    /// unlink our socket and put their own in its place).
+    public static func checkDirectory(_ path: String) throws(SocketError) {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        var st = stat()
+        guard stat(directory, &st) == 0 else { throw .system(directory, operation: "stat", errno: errno) }
+        if st.st_mode & S_IWOTH != 0 && st.st_mode & S_ISVTX == 0 { throw .unsafeDirectory(directory) }
+    }
 
     /// Makes `path` free for binding: nothing there, or a stale socket (removed).
     public static func prepare(_ path: String) throws(SocketError) {

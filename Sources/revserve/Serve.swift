@@ -56,6 +56,21 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest image accepted, in pixels (width × height).")
     var maxImagePixels = 4096 * 4096
 
+    @Option(help: "Most images (or FP32 inputs) in one request.")
+    var maxImagesPerRequest = 256
+
+    @Option(help: "Longest a request body may take to arrive, in milliseconds (then 408).")
+    var requestTimeoutMs = 30_000
+
+    @Option(help: "Most open connections per listener; more wait in the listen backlog.")
+    var maxConnections = 1024
+
+    @Option(help: "Largest request header, in bytes (a header field and all of them together).")
+    var maxHeaderBytes = 16 << 10
+
+    @Option(help: "A connection without a complete request for this long is closed, in milliseconds.")
+    var idleTimeoutMs = 60_000
+
     @Option(help: "How often the repository and plugin directories are rescanned besides inotify's notices, in milliseconds.")
     var repositoryPollMs = 2000
 
@@ -69,6 +84,11 @@ struct Serve: AsyncParsableCommand {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         guard maxImagePixels >= 1 else { throw ValidationError("--max-image-pixels must be positive") }
+        for (flag, value, least) in [("--max-images-per-request", maxImagesPerRequest, 1), ("--request-timeout-ms", requestTimeoutMs, 10),
+                                     ("--max-connections", maxConnections, 1), ("--max-header-bytes", maxHeaderBytes, 1024),
+                                     ("--idle-timeout-ms", idleTimeoutMs, 10)] where value < least {
+            throw ValidationError("\(flag) must be at least \(least), got \(value)")
+        }
         guard repositoryPollMs >= 50 else { throw ValidationError("--repository-poll-ms must be at least 50") }
         guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
             throw ValidationError("--socket-mode must be octal permission bits such as 0660, not '\(socketMode)'")
@@ -106,8 +126,14 @@ struct Serve: AsyncParsableCommand {
         config.modelsDirectory = models
         config.batching = BatchingConfiguration(maxBatch: maxBatch, maxQueueDelay: UInt64(maxQueueDelayUs) * 1000, maxQueue: maxQueue)
         config.threads = ComputeThreads(threads)
-        config.maxBodyBytes = maxBodyBytes
-        config.maxImagePixels = maxImagePixels
+        config.limits.maxBodyBytes = maxBodyBytes
+        config.limits.maxImagePixels = maxImagePixels
+        config.limits.maxImagesPerRequest = maxImagesPerRequest
+        config.limits.bodyTimeout = UInt64(requestTimeoutMs) * 1_000_000
+        config.connections = ConnectionLimits()
+        config.connections.maxConnections = maxConnections
+        config.connections.maxHeaderBytes = maxHeaderBytes
+        config.connections.idleTimeoutMilliseconds = idleTimeoutMs
         config.activatedSockets = UnixSocketFile.activatedSockets()
         config.pluginsDirectory = plugins.directory
         config.repositoryPollInterval = .milliseconds(repositoryPollMs)

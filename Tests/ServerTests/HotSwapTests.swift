@@ -29,6 +29,17 @@ func publish(_ file: String, as version: Int, model: String, in repository: URL)
     try FileManager.default.moveItem(at: staging, to: repository.appendingPathComponent("\(model)/\(version)"))
 }
 
+/// The lowest of `samples` readings of a process's resident memory, 200 ms apart (in-flight
+/// requests come and go; the floor is what the process keeps).
+func residentFloor(_ pid: Int32, samples: Int = 8) async throws -> Int {
+    var lowest = Int.max
+    for _ in 0..<samples {
+        lowest = min(lowest, residentBytes(pid))
+        try await Task.sleep(nanoseconds: 200_000_000)
+    }
+    return lowest
+}
+
 /// Resident memory of a process, bytes.
 func residentBytes(_ pid: Int32) -> Int {
     let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
@@ -84,8 +95,8 @@ extension DaemonProcess {
             }
         }
         // Resident memory under the same load, with one version, then after 20 swaps.
-        try await Task.sleep(nanoseconds: 3_000_000_000)
-        let baseline = residentBytes(daemon.process.processIdentifier)
+        try await Task.sleep(nanoseconds: 2_000_000_000)
+        let baseline = try await residentFloor(daemon.process.processIdentifier)
         let files = ["hamiltonian", "midpoint", "leapfrog"].map { bundledModels + "/\($0)/1/model.h5" }
         for version in 2...21 {
             try publish(files[version % 3], as: version, model: "m", in: repository)
@@ -93,8 +104,8 @@ extension DaemonProcess {
             // The older version is unloaded once the new one serves (latest(1)).
             try FileManager.default.removeItem(at: repository.appendingPathComponent("m/\(version - 1)"))
         }
-        try await Task.sleep(nanoseconds: 3_000_000_000)
-        let after = residentBytes(daemon.process.processIdentifier)
+        try await Task.sleep(nanoseconds: 2_000_000_000)
+        let after = try await residentFloor(daemon.process.processIdentifier)
         log.stop.store(true, ordering: .relaxed)
         for c in clients { await c.value }
 

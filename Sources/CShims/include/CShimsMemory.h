@@ -1,8 +1,11 @@
-// CShimsMemory: glibc's malloc_trim, which Swift's Glibc module does not import (malloc.h).
+// CShimsMemory: glibc's malloc_trim and mallopt, which Swift's Glibc module does not import (malloc.h).
 #ifndef REVSERVE_CSHIMS_MEMORY_H
 #define REVSERVE_CSHIMS_MEMORY_H
 
 /// Returns free heap memory to the system; 1 if any was released.
 int rs_malloc_trim(void);
+
+/// Caps glibc's malloc arenas (mallopt M_ARENA_MAX); 1 on success.
+int rs_malloc_arena_max(int arenas);
 
 #endif
