@@ -96,8 +96,13 @@ let package = Package(
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "RevNet", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "RevNet", "Tensor"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "RevNet", "Tensor", "Training", "Formats", .product(name: "Logging", package: "swift-log")]),
+        // The real daemon as a subprocess on a temporary socket, for the two suites below.
+        .target(name: "ServerTestSupport", dependencies: ["Server"], path: "Tests/ServerTestSupport"),
         // Starts the real daemon as a subprocess on temporary sockets; also the codecs' unit tests.
-        .testTarget(name: "ServerTests", dependencies: ["Server", "revserve", "Inference", "Training", "Formats", "RevNet", "Tensor", "PluginHost"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "ServerTestSupport", "revserve", "Inference", "Training", "Formats",
+                                                        "RevNet", "Tensor", "PluginHost"]),
+        // Hostile input against the live daemon while good requests keep flowing (issue 9).
+        .testTarget(name: "HostileInputTests", dependencies: ["ServerTestSupport", "Server", "Formats", "revserve"]),
         // Runs the built executable as a subprocess (it depends on it so that it is built first).
         .testTarget(name: "CLITests", dependencies: ["revserve", "Training", "RevNetTestSupport", "Formats"]),
     ],

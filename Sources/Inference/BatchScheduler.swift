@@ -97,7 +97,9 @@ public actor BatchScheduler {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<BatchAnswer, Error>) in
                 guard !Task.isCancelled else { return continuation.resume(throwing: InferenceError.cancelled) }
-                switch policy.enqueue(id, images: images, now: now, deadline: timeout.map { now &+ $0 }) {
+                // Saturating: a huge timeout means "no deadline", not one that wrapped into the past.
+                let deadline = timeout.map { t in now.addingReportingOverflow(t).overflow ? UInt64.max : now + t }
+                switch policy.enqueue(id, images: images, now: now, deadline: deadline) {
                 case .queueFull:
                     continuation.resume(throwing: InferenceError.queueFull(retryAfter: 1))
                 case .accepted:

@@ -148,6 +148,9 @@ struct RepositoryService: Service {
             // A new or rebuilt plugin first, so that the models using it reload on it.
             let replaced = loadPlugins()
             if replaced.isEmpty { await repository.reconcile() } else { await repository.reloadModels(using: replaced) }
+            // Hand back heap pages freed since the last tick (large bodies and batches leave
+            // free pages inside the heap that free() alone never returns).
+            _ = rs_malloc_trim()
         }
         if !watcher.usesInotify { logger.warning("inotify is unavailable; the repository is rescanned every \(pollInterval)") }
         await cancelWhenGracefulShutdown { await watcher.run() }

@@ -155,6 +155,10 @@ public struct InferenceAPI: Sendable {
     private func serve(_ request: Request, _ context: ServerContext, name: String,
                        handler: @escaping @Sendable (Request, ByteBuffer, ServingModel) async throws -> Response) async throws -> Response {
         try state.admitWork()
+        // A declared length over the limit is refused before any of the body is awaited.
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limits.maxBodyBytes {
+            throw APIError.tooLarge("the body is \(declared) bytes, over the limit of \(limits.maxBodyBytes) (raise the server's --max-body-bytes)")
+        }
         let serving = try resolve(context)
         let version = String(serving.descriptor.version)
         let start = BatchScheduler.now()

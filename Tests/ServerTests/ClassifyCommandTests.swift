@@ -2,6 +2,7 @@
 // text and JSON output, choosing the model, per-file errors, and an unreachable daemon.
 
 import Foundation
+import ServerTestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(2))) struct ClassifyCommandTests {

@@ -3,6 +3,7 @@
 
 import Foundation
 import Server
+import ServerTestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(2))) struct EndpointTests {

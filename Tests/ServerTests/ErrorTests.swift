@@ -5,6 +5,7 @@
 
 import Foundation
 import Server
+import ServerTestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(3))) struct ErrorTests {
@@ -104,7 +105,7 @@ import Testing
             Array("POST /v2/models/leapfrog/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n".utf8),
         ]
         for bytes in hostile {
-            let answer = try await Task.detached { try rawExchange(socket: socket, bytes, timeout: 3) }.value
+            let answer = try await onThread { try rawExchange(socket: socket, bytes, timeout: 3) }
             #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 400"), "\(answer.prefix(300))")
         }
         let statuses = try await good.value

@@ -6,6 +6,7 @@
 import Foundation
 import Server
 import Synchronization
+import ServerTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -27,24 +28,6 @@ func publish(_ file: String, as version: Int, model: String, in repository: URL)
     try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
     try FileManager.default.copyItem(atPath: file, toPath: staging.appendingPathComponent("model.h5").path)
     try FileManager.default.moveItem(at: staging, to: repository.appendingPathComponent("\(model)/\(version)"))
-}
-
-/// The lowest of `samples` readings of a process's resident memory, 200 ms apart (in-flight
-/// requests come and go; the floor is what the process keeps).
-func residentFloor(_ pid: Int32, samples: Int = 8) async throws -> Int {
-    var lowest = Int.max
-    for _ in 0..<samples {
-        lowest = min(lowest, residentBytes(pid))
-        try await Task.sleep(nanoseconds: 200_000_000)
-    }
-    return lowest
-}
-
-/// Resident memory of a process, bytes.
-func residentBytes(_ pid: Int32) -> Int {
-    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-    let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-    return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
 }
 
 extension DaemonProcess {

@@ -7,6 +7,7 @@ import Formats
 import RevNet
 import Server
 import Tensor
+import ServerTestSupport
 import Testing
 import Training
 

@@ -7,6 +7,7 @@ import Foundation
 import Formats
 import RevNet
 import Server
+import ServerTestSupport
 import Testing
 import Training
 #if canImport(Glibc)

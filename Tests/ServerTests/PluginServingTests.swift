@@ -8,6 +8,7 @@ import PluginHost
 import RevNet
 import Synchronization
 import Tensor
+import ServerTestSupport
 import Testing
 import Training
 import Formats

@@ -2,6 +2,7 @@
 // tritonclient/run.sh in a virtual environment) against the daemon's loopback TCP listener.
 
 import Foundation
+import ServerTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

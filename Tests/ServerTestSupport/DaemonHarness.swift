@@ -4,18 +4,17 @@
 
 import Foundation
 import Server
-import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The repository root (for models/ and samples/).
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-let bundledModels = repositoryRoot.appendingPathComponent("models").path
-let samplesDirectory = repositoryRoot.appendingPathComponent("samples")
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+public let bundledModels = repositoryRoot.appendingPathComponent("models").path
+public let samplesDirectory = repositoryRoot.appendingPathComponent("samples")
 
 /// The built revserve binary: $REVSERVE_BIN, or next to the test bundle, or in a build folder.
-func revserveBinary() throws -> String {
+public func revserveBinary() throws -> String {
     if let path = ProcessInfo.processInfo.environment["REVSERVE_BIN"] { return path }
     let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for candidate in [here.appendingPathComponent("revserve"), repositoryRoot.appendingPathComponent(".build-test/release/revserve"),
@@ -26,33 +25,33 @@ func revserveBinary() throws -> String {
     throw HarnessError.failed("the revserve binary is not built")
 }
 
-enum HarnessError: Error, CustomStringConvertible {
+public enum HarnessError: Error, CustomStringConvertible {
     case failed(String)
-    var description: String { if case .failed(let s) = self { return s }; return "" }
+    public var description: String { if case .failed(let s) = self { return s }; return "" }
 }
 
 /// A fresh short directory under /tmp (socket paths are limited to 107 bytes).
-func temporaryDirectory() throws -> URL {
+public func temporaryDirectory() throws -> URL {
     let url = URL(fileURLWithPath: "/tmp/rs-test-" + UUID().uuidString.prefix(8))
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
 
-func sample(_ name: String) throws -> [UInt8] {
+public func sample(_ name: String) throws -> [UInt8] {
     Array(try Data(contentsOf: samplesDirectory.appendingPathComponent(name)))
 }
 
-final class DaemonProcess: @unchecked Sendable {
-    let directory: URL
-    let socket: String
-    let process = Process()
-    let logURL: URL
+public final class DaemonProcess: @unchecked Sendable {
+    public let directory: URL
+    public let socket: String
+    public let process = Process()
+    public let logURL: URL
 
     /// Starts `revserve serve` on a new socket with `arguments` added; waits until ready
     /// (or only until the socket answers /v2/health/live when `waitReady` is false).
     /// `environment` is added to the test's; `launcher` runs instead of revserve, with the
     /// serve arguments after its own (it must exec revserve with them).
-    init(models: String = bundledModels, arguments: [String] = [], socket: String? = nil, waitReady: Bool = true,
+    public init(models: String = bundledModels, arguments: [String] = [], socket: String? = nil, waitReady: Bool = true,
          environment: [String: String] = [:], launcher: [String]? = nil) async throws {
         directory = try temporaryDirectory()
         self.socket = socket ?? directory.appendingPathComponent("rs.sock").path
@@ -82,10 +81,10 @@ final class DaemonProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+    public var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
     /// Polls `path` until it answers 200 (up to 60 s).
-    func waitFor(_ path: String) async throws {
+    public func waitFor(_ path: String) async throws {
         for _ in 0..<1200 {
             guard process.isRunning else { throw HarnessError.failed("the daemon exited with \(process.terminationStatus): \(log)") }
             if let r = try? await get(path), r.status == 200 { return }
@@ -94,20 +93,20 @@ final class DaemonProcess: @unchecked Sendable {
         throw HarnessError.failed("the daemon never answered 200 on \(path): \(log)")
     }
 
-    func get(_ path: String) async throws -> ClientResponse {
+    public func get(_ path: String) async throws -> ClientResponse {
         try await UnixHTTPClient.send(socket: socket, method: "GET", path: path)
     }
 
-    func post(_ path: String, _ body: [UInt8], headers: [(String, String)] = []) async throws -> ClientResponse {
+    public func post(_ path: String, _ body: [UInt8], headers: [(String, String)] = []) async throws -> ClientResponse {
         try await UnixHTTPClient.send(socket: socket, method: "POST", path: path, headers: headers, body: body)
     }
 
-    func postJSON(_ path: String, _ object: Any) async throws -> ClientResponse {
+    public func postJSON(_ path: String, _ object: Any) async throws -> ClientResponse {
         try await post(path, Array(try JSONSerialization.data(withJSONObject: object)), headers: [("Content-Type", "application/json")])
     }
 
     /// Waits (up to 60 s) until `model`'s queue holds `images` images, per /metrics.
-    func waitForQueueDepth(_ images: Int, model: String) async throws -> Bool {
+    public func waitForQueueDepth(_ images: Int, model: String) async throws -> Bool {
         for _ in 0..<600 {
             let metrics = try await get("/metrics").text
             let depth = metrics.split(separator: "\n").first { $0.hasPrefix("revserve_queue_depth{model=\"\(model)\"}") }
@@ -119,7 +118,7 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     /// Sends a signal and waits for the exit status (up to 60 s).
-    func stop(_ signal: Int32 = SIGTERM) async throws -> Int32 {
+    public func stop(_ signal: Int32 = SIGTERM) async throws -> Int32 {
         kill(process.processIdentifier, signal)
         for _ in 0..<600 where process.isRunning { try await Task.sleep(nanoseconds: 100_000_000) }
         guard !process.isRunning else { throw HarnessError.failed("the daemon did not exit after signal \(signal): \(log)") }
@@ -128,7 +127,7 @@ final class DaemonProcess: @unchecked Sendable {
 }
 
 /// The JSON object of a response body.
-func jsonObject(_ r: ClientResponse) throws -> [String: Any] {
+public func jsonObject(_ r: ClientResponse) throws -> [String: Any] {
     guard let o = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] else {
         throw HarnessError.failed("not a JSON object: \(r.text)")
     }
@@ -136,13 +135,22 @@ func jsonObject(_ r: ClientResponse) throws -> [String: Any] {
 }
 
 /// The `error` string of an error response (and a check that it is the only key).
-func errorMessage(_ r: ClientResponse) -> String {
+public func errorMessage(_ r: ClientResponse) -> String {
     guard let o = try? jsonObject(r), o.count == 1, let e = o["error"] as? String else { return "<no error body: \(r.text)>" }
     return e
 }
 
+/// Runs blocking work on a thread of its own, so that it never holds one of Swift
+/// concurrency's few pool threads (which the daemon clients in the same test need).
+public func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try work() }) }
+        thread.start()
+    }
+}
+
 /// Calls `body` (connect or bind) with a sockaddr_un for `path`.
-func withUnixAddress(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
+public func withUnixAddress(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     withUnsafeMutableBytes(of: &address.sun_path) { raw in
@@ -157,7 +165,7 @@ func withUnixAddress(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t
 
 /// Sends raw bytes on a new connection to a Unix socket and returns all it answers before
 /// the server closes the connection (or `timeout` seconds pass).
-func rawExchange(socket path: String, _ bytes: [UInt8], timeout: Int = 10) throws -> String {
+public func rawExchange(socket path: String, _ bytes: [UInt8], timeout: Int = 10) throws -> String {
     let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw HarnessError.failed("socket() failed") }
     defer { close(fd) }
@@ -172,4 +180,22 @@ func rawExchange(socket path: String, _ bytes: [UInt8], timeout: Int = 10) throw
         out += buffer[0..<n]
     }
     return String(decoding: out, as: UTF8.self)
+}
+
+/// The lowest of `samples` readings of a process's resident memory, 200 ms apart (in-flight
+/// requests come and go; the floor is what the process keeps).
+public func residentFloor(_ pid: Int32, samples: Int = 8) async throws -> Int {
+    var lowest = Int.max
+    for _ in 0..<samples {
+        lowest = min(lowest, residentBytes(pid))
+        try await Task.sleep(nanoseconds: 200_000_000)
+    }
+    return lowest
+}
+
+/// Resident memory of a process, bytes.
+public func residentBytes(_ pid: Int32) -> Int {
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+    return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
 }
