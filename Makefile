@@ -16,7 +16,7 @@ SWIFT_RELEASE := -c release
 TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path .build-test
 REVSERVE := .build/release/revserve
 
-.PHONY: all deps test-deps install-packages build test demo bench bench-kernels models clean
+.PHONY: all deps test-deps install-packages build test overload demo bench bench-kernels models clean
 
 all: build
 
@@ -45,6 +45,11 @@ build: deps
 test: test-deps
 	swift build $(TEST_FLAGS) --build-tests
 	swift test $(TEST_FLAGS) --skip-build
+
+# The overload test for a full minute (make test runs it for 8 seconds).
+overload: test-deps
+	swift build $(TEST_FLAGS) --build-tests
+	REVSERVE_OVERLOAD_SECONDS=60 swift test $(TEST_FLAGS) --skip-build --filter OverloadTests
 
 # Starts the daemon on the bundled models, classifies samples/ with `revserve classify` and
 # with curl, and stops it (scripts/demo.sh).

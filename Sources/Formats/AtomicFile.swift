@@ -23,8 +23,21 @@ public enum AtomicFile {
             try? fsyncPath(directory, label: directory)   // the rename itself made durable; best effort
         } catch {
             unlink(temporary)
-            throw error
+            throw explain(error, path: path, temporary: temporary, directory: directory)
         }
+    }
+
+    /// The failure said of the target (not the temporary nobody asked for), with the disk's
+    /// free space when it is nearly full, and the reassurance that the old file is intact.
+    static func explain(_ error: FormatError, path: String, temporary: String, directory: String) -> FormatError {
+        var reason: String
+        if case .writeFailed(_, let r) = error { reason = r } else { reason = error.description }
+        var vfs = statvfs()
+        if statvfs(directory, &vfs) == 0 {
+            let free = UInt64(vfs.f_bavail) * UInt64(vfs.f_frsize)
+            if free < 1 << 20 { reason += " (the file system of \(directory) has \(free) bytes free)" }
+        }
+        return .writeFailed(file: path, reason: reason + "; any previous \(split(path).name) is untouched")
     }
 
     /// Temporary files of this name left by writers that were killed (their pid is gone).

@@ -71,6 +71,22 @@ func fileMode(_ path: String) -> UInt32? {
         #expect(!FileManager.default.fileExists(atPath: daemon.socket))
     }
 
+    @Test func killNineUnderLoadThenARestartOnTheSamePathWorksAtOnce() async throws {
+        let daemon = try await DaemonProcess()
+        let png = try sample("0008-sandal.png")
+        let load = (0..<8).map { _ in Task { for _ in 0..<200 { _ = try? await daemon.post("/v2/models/leapfrog/classify", png) } } }
+        try await Task.sleep(nanoseconds: 500_000_000)
+        #expect(try await daemon.stop(SIGKILL) == SIGKILL)
+        load.forEach { $0.cancel() }
+        // The dead daemon's socket file is still there; the next one replaces it as stale.
+        #expect(FileManager.default.fileExists(atPath: daemon.socket))
+        let start = ContinuousClock.now
+        let again = try await DaemonProcess(socket: daemon.socket)
+        #expect(ContinuousClock.now - start < .seconds(20))
+        #expect(try await again.post("/v2/models/leapfrog/classify", png).status == 200)
+        for task in load { await task.value }
+    }
+
     @Test func socketFileConventions() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -92,6 +108,13 @@ func fileMode(_ path: String) -> UInt32? {
         let refused = try revserveRun(["serve", "--models", bundledModels, "--socket", file])
         #expect(refused.status != 0 && refused.stderr.contains("is not a socket"), "\(refused.stderr)")
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "keep me")
+
+        // A directory anyone may write, without the sticky bit, is refused.
+        let open = directory.appendingPathComponent("open")
+        try FileManager.default.createDirectory(at: open, withIntermediateDirectories: true)
+        chmod(open.path, 0o777)
+        let unsafe = try revserveRun(["serve", "--models", bundledModels, "--socket", open.appendingPathComponent("rs.sock").path])
+        #expect(unsafe.status != 0 && unsafe.stderr.contains("writable by every user and has no sticky bit"), "\(unsafe.stderr)")
 
         // A stale socket (bound, nobody listening) is replaced.
         let stale = directory.appendingPathComponent("stale.sock").path

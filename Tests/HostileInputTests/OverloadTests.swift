@@ -1,0 +1,109 @@
+// OverloadTests: far more concurrent clients than the daemon can serve (issue 9): what it
+// cannot queue gets 503 with Retry-After at once, accepted requests keep a bounded latency
+// that does not grow with time, memory stays flat, and service is normal as soon as the load
+// drops. `make overload` runs it for 60 s (REVSERVE_OVERLOAD_SECONDS); `make test` for 8 s.
+
+import Foundation
+import Server
+import ServerTestSupport
+import Synchronization
+import Testing
+
+final class OverloadLog: Sendable {
+    /// (seconds since start, latency ms) of accepted requests.
+    let accepted = Mutex<[(Double, Double)]>([])
+    let refused = Atomic<Int>(0)
+    let refusedWithoutRetryAfter = Atomic<Int>(0)
+    let other = Mutex<[String]>([])
+    let stop = Atomic<Bool>(false)
+}
+
+@Suite(.serialized, .timeLimit(.minutes(4))) struct OverloadTests {
+    @Test func overloadIsRefusedFastAndServiceRecovers() async throws {
+        let seconds = Double(ProcessInfo.processInfo.environment["REVSERVE_OVERLOAD_SECONDS"] ?? "") ?? 8
+        // A short queue: 64 images, batches of 32; 256 clients always have a request in flight.
+        let daemon = try await DaemonProcess(arguments: ["--max-queue", "64", "--max-batch", "32"])
+        let png = try sample("0009-sneaker.png")
+        let log = OverloadLog()
+        let start = ContinuousClock.now
+        func elapsed(_ since: ContinuousClock.Instant) -> Double {
+            let d = ContinuousClock.now - since
+            return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        }
+        let pid = daemon.process.processIdentifier
+        var memory: [Int] = []
+        let clients = (0..<256).map { _ in
+            Task {
+                while !log.stop.load(ordering: .relaxed) {
+                    let sent = ContinuousClock.now
+                    do {
+                        let r = try await daemon.post("/v2/models/hamiltonian/classify", png)
+                        switch r.status {
+                        case 200: log.accepted.withLock { $0.append((elapsed(start), elapsed(sent) * 1000)) }
+                        case 503:
+                            log.refused.add(1, ordering: .relaxed)
+                            if r.header("Retry-After") == nil { log.refusedWithoutRetryAfter.add(1, ordering: .relaxed) }
+                        default: log.other.withLock { $0.append("\(r.status) \(r.text.prefix(100))") }
+                        }
+                    } catch {
+                        log.other.withLock { $0.append("\(error)") }
+                    }
+                }
+            }
+        }
+        while elapsed(start) < seconds {
+            try await Task.sleep(nanoseconds: 1_000_000_000)
+            memory.append(residentBytes(pid))
+        }
+        log.stop.store(true, ordering: .relaxed)
+        for c in clients { await c.value }
+
+        // Recovery: the next request is served at once.
+        let after = ContinuousClock.now
+        let single = try await daemon.post("/v2/models/hamiltonian/classify", png)
+        let recovery = elapsed(after) * 1000
+
+        // The daemon's own view: time queued and batch compute time, from its histograms.
+        let metrics = try await daemon.get("/metrics").text
+        let queueP99 = histogramQuantile(metrics, "revserve_queue_duration_seconds", model: "hamiltonian", 0.99)
+        let computeP99 = histogramQuantile(metrics, "revserve_compute_duration_seconds", model: "hamiltonian", 0.99)
+
+        let accepted = log.accepted.withLock { $0 }
+        let refused = log.refused.load(ordering: .relaxed)
+        let other = log.other.withLock { $0 }
+        func p99(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.isEmpty ? 0 : s[min(s.count - 1, Int(0.99 * Double(s.count)))] }
+        let half = seconds / 2
+        let early = p99(accepted.filter { $0.0 < half }.map(\.1)), late = p99(accepted.filter { $0.0 >= half }.map(\.1))
+        print(String(format: "overload: %.0f s, 256 clients: %d accepted (%.0f/s), %d refused with 503, %d other; client-side p99 of accepted %.1f ms (first half) %.1f ms (second half); daemon-side p99 queued ≤ %.0f ms, batch ≤ %.0f ms; resident %d → %d KiB; recovery %.1f ms",
+                     seconds, accepted.count, Double(accepted.count) / seconds, refused, other.count, early, late, queueP99 * 1000, computeP99 * 1000,
+                     (memory.first ?? 0) >> 10, (memory.last ?? 0) >> 10, recovery))
+        // In the daemon, a request waits at most for the two batches the queue holds ahead of it
+        // plus the delay (histogram buckets round up, hence the slack of one bucket step).
+        #expect(queueP99 <= 2 * computeP99 + 0.0025 + 0.05, "queued p99 \(queueP99) s vs batch p99 \(computeP99) s")
+        #expect(refused > 0, "the load never exceeded the queue")
+        #expect(log.refusedWithoutRetryAfter.load(ordering: .relaxed) == 0)
+        #expect(other.isEmpty, "\(other.count) answers other than 200 and 503: \(other.prefix(3))")
+        #expect(accepted.count > 100)
+        // Accepted requests wait at most for the queue ahead of them (two batches) plus their own:
+        // bounded, and not growing as the overload goes on.
+        #expect(late <= 2 * early + 50, "p99 grew from \(early) ms to \(late) ms")
+        // Memory: the second half of the run holds no more than the first (nothing accumulates).
+        let firstHalf = memory.prefix(memory.count / 2).max() ?? 0, secondHalf = memory.suffix(memory.count - memory.count / 2).max() ?? 0
+        #expect(Double(secondHalf) <= 1.15 * Double(firstHalf), "resident memory grew: \(memory.map { $0 >> 20 }) MiB")
+        #expect(single.status == 200 && recovery < 500, "after the load: \(single.status) in \(recovery) ms")
+    }
+}
+
+/// The upper bound of the histogram bucket holding quantile `q` (Prometheus text format).
+func histogramQuantile(_ text: String, _ name: String, model: String, _ q: Double) -> Double {
+    var buckets: [(Double, Double)] = []
+    for line in text.split(separator: "\n") where line.hasPrefix("\(name)_bucket{") && line.contains("model=\"\(model)\"") {
+        guard let leRange = line.range(of: "le=\""), let end = line[leRange.upperBound...].firstIndex(of: "\""),
+              let count = Double(line.split(separator: " ").last ?? "") else { continue }
+        let le = String(line[leRange.upperBound..<end])
+        buckets.append((le == "+Inf" ? .infinity : Double(le) ?? .infinity, count))
+    }
+    buckets.sort { $0.0 < $1.0 }
+    guard let total = buckets.last?.1, total > 0 else { return 0 }
+    return buckets.first { $0.1 >= q * total }?.0 ?? .infinity
+}
