@@ -16,7 +16,7 @@ SWIFT_RELEASE := -c release
 TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path .build-test
 REVSERVE := .build/release/revserve
 
-.PHONY: all deps test-deps install-packages build test overload demo bench bench-kernels models clean
+.PHONY: all deps test-deps install-packages build test test-sanitize overload fuzz demo bench bench-kernels models clean
 
 all: build
 
@@ -45,6 +45,33 @@ build: deps
 test: test-deps
 	swift build $(TEST_FLAGS) --build-tests
 	swift test $(TEST_FLAGS) --skip-build
+
+# libFuzzer with AddressSanitizer on the decoders that take outside bytes (Sources/FuzzTargets),
+# FUZZ_SECONDS each (default 300), from the committed seeds in Fuzz/corpus. Inputs that crash
+# land in Fuzz/regressions/TARGET/: fix the bug and commit the file; make test replays them all.
+# The checkpoint target runs without leak detection: libhdf5 leaks ~2 KB opening some damaged
+# files (docs/SECURITY.md), which would otherwise stop it at the first such input.
+FUZZ_SECONDS ?= 300
+FUZZ_FLAGS := -c release --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -enable-testing
+fuzz: test-deps
+	swift build $(FUZZ_FLAGS) --product revserve-fuzz
+	@for t in png infer multipart checkpoint; do \
+	  mkdir -p .build-fuzz/corpus/$$t Fuzz/regressions/$$t; \
+	  echo "== fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  leaks=1; [ $$t = checkpoint ] && leaks=0; \
+	  SWIFT_BACKTRACE=enable=no REVSERVE_FUZZ_TARGET=$$t .build-fuzz/release/revserve-fuzz -max_total_time=$(FUZZ_SECONDS) \
+	      -max_len=65536 -detect_leaks=$$leaks -print_final_stats=1 -artifact_prefix=Fuzz/regressions/$$t/ \
+	      .build-fuzz/corpus/$$t Fuzz/corpus/$$t || exit 1; \
+	done
+
+# The whole suite under ThreadSanitizer, then under AddressSanitizer (optimised builds in their
+# own folders; slower than CI's budget, so not part of `make test`; results in docs/SECURITY.md).
+SANITIZE_FLAGS := -c release -Xswiftc -enable-testing
+test-sanitize: test-deps
+	swift build $(SANITIZE_FLAGS) --scratch-path .build-tsan --sanitize=thread --build-tests
+	swift test $(SANITIZE_FLAGS) --scratch-path .build-tsan --sanitize=thread --skip-build
+	swift build $(SANITIZE_FLAGS) --scratch-path .build-asan --sanitize=address --build-tests
+	swift test $(SANITIZE_FLAGS) --scratch-path .build-asan --sanitize=address --skip-build
 
 # The overload test for a full minute (make test runs it for 8 seconds).
 overload: test-deps

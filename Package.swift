@@ -77,6 +77,12 @@ let package = Package(
                 .product(name: "MultipartKit", package: "multipart-kit"),
             ]),
 
+        // The decoders that take outside bytes, as fuzz targets, and their libFuzzer runner
+        // (`make fuzz`; a normal build makes it a replay tool).
+        .target(name: "FuzzTargets", dependencies: ["Server", "Formats", "Inference", "Training",
+                                                   .product(name: "NIOCore", package: "swift-nio")]),
+        .executableTarget(name: "revserve-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Runner"),
+
         .executableTarget(
             name: "revserve",
             dependencies: [
@@ -102,7 +108,7 @@ let package = Package(
         .testTarget(name: "ServerTests", dependencies: ["Server", "ServerTestSupport", "revserve", "Inference", "Training", "Formats",
                                                         "RevNet", "Tensor", "PluginHost"]),
         // Hostile input against the live daemon while good requests keep flowing (issue 9).
-        .testTarget(name: "HostileInputTests", dependencies: ["ServerTestSupport", "Server", "Formats", "revserve"]),
+        .testTarget(name: "HostileInputTests", dependencies: ["ServerTestSupport", "Server", "Formats", "revserve", "FuzzTargets"]),
         // Runs the built executable as a subprocess (it depends on it so that it is built first).
         .testTarget(name: "CLITests", dependencies: ["revserve", "Training", "RevNetTestSupport", "Formats"]),
     ],

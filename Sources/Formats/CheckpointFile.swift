@@ -117,8 +117,7 @@ public enum CheckpointFile {
             guard file.exists(path) else {
                 throw file.fail(path, "missing; expected a float32 dataset of shape \(shape)")
             }
-            let (found, values) = try file.readFloats(path)
-            guard found == shape else { throw file.fail(path, "has shape \(found), expected \(shape)") }
+            let (_, values) = try file.readFloats(path, expected: shape)
             if let bad = values.firstIndex(where: { !$0.isFinite }) {
                 throw file.fail(path, "holds a non-finite value (\(values[bad])) at flat index \(bad)")
             }

@@ -156,8 +156,9 @@ final class HDF5File {
         }
     }
 
-    /// Reads a floating-point dataset (any float width, converted to float32) and its shape.
-    func readFloats(_ path: String) throws(FormatError) -> (shape: [Int], values: [Float]) {
+    /// Reads a floating-point dataset (any float width, converted to float32) and its shape;
+    /// with `expected`, a dataset of another shape is refused before anything is allocated.
+    func readFloats(_ path: String, expected: [Int]? = nil) throws(FormatError) -> (shape: [Int], values: [Float]) {
         guard exists(path) else { throw fail(path, "missing") }
         return try HDF5File.locked { () throws(FormatError) -> (shape: [Int], values: [Float]) in
             let set = H5Dopen2(id, path, rs_h5p_default())
@@ -167,6 +168,7 @@ final class HDF5File {
             defer { H5Tclose(type) }
             guard H5Tget_class(type) == H5T_FLOAT else { throw fail(path, "must hold float32 values") }
             let shape = try dimensions(H5Dget_space(set), path)
+            if let expected, shape != expected { throw fail(path, "has shape \(shape), expected \(expected)") }
             var values = [Float](repeating: 0, count: shape.reduce(1, *))
             let status = values.withUnsafeMutableBufferPointer {
                 H5Dread(set, rs_h5t_native_float(), rs_h5s_all(), rs_h5s_all(), rs_h5p_default(), $0.baseAddress)
@@ -176,12 +178,26 @@ final class HDF5File {
         }
     }
 
+    /// Most elements a dataset may have before anything is allocated for it (1 GiB of
+    /// float32): a damaged or hostile file cannot make the reader allocate without bound.
+    static let maxElements = 1 << 28
+    /// Most elements an attribute may have.
+    static let maxAttributeElements = 1 << 20
+
     private func dimensions(_ space: hid_t, _ path: String) throws(FormatError) -> [Int] {
         defer { H5Sclose(space) }
         let rank = Int(H5Sget_simple_extent_ndims(space))
-        guard rank >= 0 else { throw fail(path, "has an unreadable shape") }
+        guard (0...32).contains(rank) else { throw fail(path, "has an unreadable shape") }
         var dims = [hsize_t](repeating: 0, count: rank)
         H5Sget_simple_extent_dims(space, &dims, nil)
+        var count = 1
+        for d in dims {
+            let (product, overflow) = count.multipliedReportingOverflow(by: Int(clamping: d))
+            guard !overflow, d <= hsize_t(Int.max), product <= HDF5File.maxElements else {
+                throw fail(path, "has shape \(dims) (over \(HDF5File.maxElements) elements); not a revserve checkpoint")
+            }
+            count = product
+        }
         return dims.map { Int($0) }
     }
 
@@ -234,6 +250,7 @@ final class HDF5File {
     /// Reads `count` strings of `fileType` through `read(memoryType, buffer)`; handles both kinds.
     private func readStringValues(count: Int, fileType: hid_t, path: String,
                                   read: (hid_t, UnsafeMutableRawPointer) -> herr_t) throws(FormatError) -> [String] {
+        guard (0...HDF5File.maxAttributeElements).contains(count) else { throw fail(path, "holds \(count) strings; not a revserve checkpoint") }
         if H5Tis_variable_str(fileType) > 0 {
             let memType = utf8VariableString()
             defer { H5Tclose(memType) }
@@ -245,6 +262,7 @@ final class HDF5File {
             return pointers.map { $0.map { String(cString: $0) } ?? "" }
         }
         let size = H5Tget_size(fileType)
+        guard size <= 1 << 16, size * count <= 1 << 26 else { throw fail(path, "holds strings of \(size) bytes; not a revserve checkpoint") }
         let memType = H5Tcopy(rs_h5t_c_s1())
         H5Tset_size(memType, size)
         defer { H5Tclose(memType) }
@@ -316,6 +334,10 @@ final class HDF5File {
             let count = Int(H5Sget_simple_extent_npoints(space))
             let scalar = H5Sget_simple_extent_type(space) == H5S_SCALAR
             let label = "\(where_ == "/" ? "" : "/" + objectPath) attribute \(name)"
+            // Bounded before allocating, and at least one value where a scalar is read.
+            guard (scalar ? 1...1 : 0...HDF5File.maxAttributeElements).contains(count) else {
+                throw fail(label, "has \(count) values; not a revserve checkpoint")
+            }
             switch H5Tget_class(type) {
             case H5T_INTEGER:
                 var v = [Int64](repeating: 0, count: count)

@@ -123,6 +123,9 @@ func hostileCases(goodPNG png: [UInt8]) throws -> [HostileCase] {
         HostileCase(name: "multipart with another boundary", bytes: post(classify, multipart(2, boundaryInBody: "other"), headers: [multipartType]), expect: [400]),
         HostileCase(name: "multipart without a boundary parameter", bytes: post(classify, multipart(1), headers: ["Content-Type: multipart/form-data"]), expect: [400]),
         HostileCase(name: "multipart with 40 parts", bytes: post(classify, multipart(40), headers: [multipartType]), expect: [413]),
+        HostileCase(name: "multipart header name with a non-ASCII byte (crashed multipart-kit; found by make fuzz)",
+                    bytes: post(classify, Array("--\(boundary)\r\nConte".utf8) + [0xE6] + Array("nt-Disposition: form-data; name=\"f\"\r\n\r\nabc\r\n--\(boundary)--\r\n".utf8),
+                                headers: [multipartType]), expect: [400]),
         HostileCase(name: "empty classify body", bytes: post(classify, []), expect: [400]),
         HostileCase(name: "bad top", bytes: post(classify + "?top=-3", png), expect: [400]),
     ]
