@@ -110,7 +110,7 @@ let package = Package(
         // Hostile input against the live daemon while good requests keep flowing (issue 9).
         .testTarget(name: "HostileInputTests", dependencies: ["ServerTestSupport", "Server", "Formats", "revserve", "FuzzTargets"]),
         // Runs the built executable as a subprocess (it depends on it so that it is built first).
-        .testTarget(name: "CLITests", dependencies: ["revserve", "Training", "RevNetTestSupport", "Formats"]),
+        .testTarget(name: "CLITests", dependencies: ["revserve", "Training", "RevNetTestSupport", "Formats", "ServerTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

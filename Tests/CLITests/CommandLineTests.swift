@@ -2,44 +2,11 @@
 // formats, and bad input giving one clear line and a non-zero exit status.
 
 import Foundation
+import ServerTestSupport
 import Testing
 
-/// The built revserve binary: $REVSERVE_BIN, or next to the test bundle, or in .build/release.
-func revserveBinary() throws -> URL {
-    if let path = ProcessInfo.processInfo.environment["REVSERVE_BIN"] { return URL(fileURLWithPath: path) }
-    let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    for candidate in [here.appendingPathComponent("revserve"), root.appendingPathComponent(".build-test/release/revserve"),
-                      root.appendingPathComponent(".build/release/revserve")]
-        where FileManager.default.isExecutableFile(atPath: candidate.path) {
-        return candidate
-    }
-    throw CLIError.binaryNotFound
-}
-
-enum CLIError: Error { case binaryNotFound }
-
-struct RunResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-/// Runs revserve with `arguments` and waits for it.
-func revserve(_ arguments: [String]) throws -> RunResult {
-    let process = Process()
-    process.executableURL = try revserveBinary()
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return RunResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                     stderr: String(decoding: stderr, as: UTF8.self))
-}
+/// Runs revserve with `arguments` and waits for it (ServerTestSupport's runner).
+func revserve(_ arguments: [String]) throws -> RunResult { try revserveRun(arguments) }
 
 @Suite struct CommandLineTests {
     @Test func benchInferPrintsJSON() throws {

@@ -3,6 +3,7 @@
 // interoperability both ways, and every kind of bad input giving one line and a non-zero exit.
 
 import Foundation
+import ServerTestSupport
 import Testing
 @testable import Formats
 import RevNet
@@ -10,7 +11,7 @@ import RevNetTestSupport
 import Tensor
 import Training
 
-func temporaryDirectory() throws -> String {
+func scratchDirectory() throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("revserve-cli-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
@@ -50,7 +51,7 @@ func python(_ arguments: [String]) throws -> RunResult {
 
 @Suite struct PredictInspectTests {
     @Test func predictLogitsEqualAnIndependentFloat64Evaluation() throws {
-        let dir = try temporaryDirectory()
+        let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (net, checkpoint) = try smallModel()
         try CheckpointFile.write(checkpoint, to: dir + "/model.h5")
@@ -80,7 +81,7 @@ func python(_ arguments: [String]) throws -> RunResult {
     }
 
     @Test func inspectDescribesTheCheckpoint() throws {
-        let dir = try temporaryDirectory()
+        let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var (_, checkpoint) = try smallModel()
         checkpoint.training = TrainingRecord(attributes: ["dataset": .string("synthetic")], history: ["loss": [1.5, 0.75]])
@@ -94,7 +95,7 @@ func python(_ arguments: [String]) throws -> RunResult {
     }
 
     @Test func h5pyReadsWhatRevserveWritesAndRevserveServesWhatH5pyWrites() throws {
-        let dir = try temporaryDirectory()
+        let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (_, checkpoint) = try smallModel()
         try CheckpointFile.write(checkpoint, to: dir + "/ours.h5")
@@ -116,7 +117,7 @@ func python(_ arguments: [String]) throws -> RunResult {
     }
 
     @Test func badImagesGiveOneLineEachAndANonZeroExit() throws {
-        let dir = try temporaryDirectory()
+        let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try CheckpointFile.write(try smallModel().1, to: dir + "/model.h5")
         let good = try PNG.encode(PNGImage(width: 8, height: 8, channels: 3, bitDepth: 8, samples: [UInt16](repeating: 7, count: 192)))
@@ -140,7 +141,7 @@ func python(_ arguments: [String]) throws -> RunResult {
     }
 
     @Test func badCheckpointsGiveOneLineAndANonZeroExit() throws {
-        let dir = try temporaryDirectory()
+        let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try writeFile(dir + "/x.png", PNG.encode(PNGImage(width: 8, height: 8, channels: 3, bitDepth: 8, samples: [UInt16](repeating: 7, count: 192))))
         let (_, good) = try smallModel()

@@ -2,6 +2,7 @@
 // files, the evaluation report, Ctrl-C then --resume, and option mistakes caught before training.
 
 import Foundation
+import ServerTestSupport
 import Testing
 @testable import Formats
 import Tensor
@@ -31,7 +32,7 @@ func writeTinyIDX(_ dir: String, count: Int = 120) throws {
 
 @Suite struct TrainEvalTests {
     @Test func trainThenEvaluate() throws {
-        let dir = try temporaryDirectory()
+        let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try writeTinyIDX(dir)
         let train = try revserve(["train", "--arch", "hamiltonian", "--units", "1,1", "--channels", "4,8", "--dataset", "fashion-mnist",
@@ -51,11 +52,11 @@ func writeTinyIDX(_ dir: String, count: Int = 120) throws {
     }
 
     @Test func interruptThenResume() throws {
-        let dir = try temporaryDirectory()
+        let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try writeTinyIDX(dir, count: 400)
         let process = Process()
-        process.executableURL = try revserveBinary()
+        process.executableURL = URL(fileURLWithPath: try revserveBinary())
         process.arguments = ["train", "--arch", "leapfrog", "--units", "1,1", "--channels", "4,8", "--dataset", "fashion-mnist",
                              "--data", dir, "--epochs", "200", "--batch-size", "20", "--out", dir + "/m.h5"]
         let out = Pipe()
@@ -75,7 +76,7 @@ func writeTinyIDX(_ dir: String, count: Int = 120) throws {
     }
 
     @Test func mistakesAreOneLineBeforeAnyTraining() throws {
-        let dir = try temporaryDirectory()
+        let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try writeTinyIDX(dir)
         try writeFile(dir + "/file", [1])

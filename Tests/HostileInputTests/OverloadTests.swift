@@ -78,8 +78,9 @@ final class OverloadLog: Sendable {
                      seconds, accepted.count, Double(accepted.count) / seconds, refused, other.count, early, late, queueP99 * 1000, computeP99 * 1000,
                      (memory.first ?? 0) >> 10, (memory.last ?? 0) >> 10, recovery))
         // In the daemon, a request waits at most for the two batches the queue holds ahead of it
-        // plus the delay (histogram buckets round up, hence the slack of one bucket step).
-        #expect(queueP99 <= 2 * computeP99 + 0.0025 + 0.05, "queued p99 \(queueP99) s vs batch p99 \(computeP99) s")
+        // plus the delay. Both figures are histogram bucket bounds, which round up by as much as
+        // 2.5× (…, 1, 2.5, 5 s), hence 3 rather than 2 batches.
+        #expect(queueP99 <= 3 * computeP99 + 0.05, "queued p99 \(queueP99) s vs batch p99 \(computeP99) s")
         #expect(refused > 0, "the load never exceeded the queue")
         #expect(log.refusedWithoutRetryAfter.load(ordering: .relaxed) == 0)
         #expect(other.isEmpty, "\(other.count) answers other than 200 and 503: \(other.prefix(3))")

@@ -47,10 +47,18 @@ import Tensor
         #expect(observed.withLock { $0 }.sorted() == batches.sorted())
     }
 
-    /// An executor that blocks until released, to hold the model busy.
+    /// An executor that blocks until released, to hold the model busy; it says when it started.
     final class Gate: @unchecked Sendable {
         let semaphore = DispatchSemaphore(value: 0)
+        let started = DispatchSemaphore(value: 0)
         func release(_ n: Int = 100) { for _ in 0..<n { semaphore.signal() } }
+    }
+
+    /// Waits until the scheduler's queue holds `images` images (no sleeping on guesses: the
+    /// suite runs many tests at once on two cores).
+    func waitForQueue(_ scheduler: BatchScheduler, _ images: Int) async throws {
+        for _ in 0..<6000 where await scheduler.queuedImages != images { try await Task.sleep(nanoseconds: 5_000_000) }
+        #expect(await scheduler.queuedImages == images)
     }
 
     @Test(.timeLimit(.minutes(1)))
@@ -58,26 +66,32 @@ import Tensor
         let gate = Gate()
         let scheduler = BatchScheduler(configuration: BatchingConfiguration(maxBatch: 1, maxQueueDelay: 0, maxQueue: 2),
                                        inputSize: 1, classes: 1, compute: ComputeThread()) { inputs, n in
+            gate.started.signal()
             gate.semaphore.wait()
             return inputs
         }
         defer { gate.release() }   // never leave the compute thread blocked, whatever fails
         let running = Task { try await scheduler.infer([1], images: 1) }          // occupies the model
-        try await Task.sleep(nanoseconds: 20_000_000)
-        let expiring = Task { try await scheduler.infer([2], images: 1, timeout: 200_000_000) }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { gate.started.wait(); c.resume() }
+        }
+        let waiting = Task { try await scheduler.infer([2], images: 1) }
+        try await waitForQueue(scheduler, 1)
         let cancelled = Task { try await scheduler.infer([3], images: 1) }
-        try await Task.sleep(nanoseconds: 20_000_000)
+        try await waitForQueue(scheduler, 2)
         // Two images wait (the bound): a third request is refused at once.
         await #expect(throws: InferenceError.queueFull(retryAfter: 1)) { try await scheduler.infer([4], images: 1) }
         cancelled.cancel()
         await #expect(throws: InferenceError.cancelled) { try await cancelled.value }
-        // Request 2's deadline passes while the model is still busy: it is answered without waiting.
-        await #expect(throws: InferenceError.deadlineExceeded) { try await expiring.value }
+        try await waitForQueue(scheduler, 1)
+        // A deadline that passes while the model is still busy is answered without waiting for it.
+        await #expect(throws: InferenceError.deadlineExceeded) { try await scheduler.infer([6], images: 1, timeout: 300_000_000) }
         let late = Task { try await scheduler.infer([5], images: 1) }
-        try await Task.sleep(nanoseconds: 20_000_000)
+        try await waitForQueue(scheduler, 2)
         gate.release()
         #expect(try await running.value.logits == [1])
+        #expect(try await waiting.value.logits == [2])
         #expect(try await late.value.logits == [5])
-        #expect(await scheduler.imagesExecuted == 2)
+        #expect(await scheduler.imagesExecuted == 3)
     }
 }

@@ -59,11 +59,13 @@ extension DaemonProcess {
             let answers = Mutex<[[Int]]>(Array(repeating: [], count: 16))
             let failures = Mutex<[String]>([])
             let stop = Atomic<Bool>(false)
+            let pause = Atomic<Bool>(false)
         }
         let log = Log()
         let clients = (0..<16).map { c in
             Task {
                 while !log.stop.load(ordering: .relaxed) {
+                    if log.pause.load(ordering: .relaxed) { try? await Task.sleep(nanoseconds: 50_000_000); continue }
                     do {
                         let r = try await daemon.post("/v2/models/m/classify", png)
                         if r.status == 200, let v = r.header("revserve-model-version").flatMap(Int.init) {
@@ -77,9 +79,13 @@ extension DaemonProcess {
                 }
             }
         }
-        // Resident memory under the same load, with one version, then after 20 swaps.
+        // Resident memory with one version after this traffic, measured once the clients pause
+        // (and a repository tick has trimmed the heap), so that requests in flight do not count.
         try await Task.sleep(nanoseconds: 2_000_000_000)
+        log.pause.store(true, ordering: .relaxed)
+        try await Task.sleep(nanoseconds: 2_500_000_000)
         let baseline = try await residentFloor(daemon.process.processIdentifier)
+        log.pause.store(false, ordering: .relaxed)
         let files = ["hamiltonian", "midpoint", "leapfrog"].map { bundledModels + "/\($0)/1/model.h5" }
         for version in 2...21 {
             try publish(files[version % 3], as: version, model: "m", in: repository)
@@ -88,9 +94,10 @@ extension DaemonProcess {
             try FileManager.default.removeItem(at: repository.appendingPathComponent("m/\(version - 1)"))
         }
         try await Task.sleep(nanoseconds: 2_000_000_000)
-        let after = try await residentFloor(daemon.process.processIdentifier)
         log.stop.store(true, ordering: .relaxed)
         for c in clients { await c.value }
+        try await Task.sleep(nanoseconds: 2_500_000_000)
+        let after = try await residentFloor(daemon.process.processIdentifier)
 
         let failures = log.failures.withLock { $0 }
         let answered = log.answers.withLock { $0.reduce(0) { $0 + $1.count } }

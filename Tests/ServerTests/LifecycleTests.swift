@@ -35,10 +35,10 @@ func fileMode(_ path: String) -> UInt32? {
 
 @Suite(.timeLimit(.minutes(3))) struct LifecycleTests {
     @Test func liveAnswersWhileModelsLoadAndReadyFlipsAfter() async throws {
-        // Warm-up runs a full batch: 256 images of 3×64×64 take seconds on two cores.
+        // Warm-up runs a full batch: 1024 images of 3×64×64 take ~10 s on two cores.
         let repository = try randomModelRepository(name: "slow", inputShape: [3, 64, 64])
         defer { try? FileManager.default.removeItem(at: repository) }
-        let daemon = try await DaemonProcess(models: repository.path, arguments: ["--max-batch", "256"], waitReady: false)
+        let daemon = try await DaemonProcess(models: repository.path, arguments: ["--max-batch", "1024"], waitReady: false)
         let ready = try await daemon.get("/v2/health/ready")
         #expect(ready.status == 503 && ready.header("Retry-After") != nil && errorMessage(ready).contains("loading"), "\(ready.text)")
         let model = try await daemon.get("/v2/models/slow/ready")
@@ -167,24 +167,3 @@ func bindAndAbandon(_ path: String) throws {
     guard rc == 0 else { throw HarnessError.failed("bind \(path) failed") }
 }
 
-struct RunResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-/// Runs revserve to completion.
-func revserveRun(_ arguments: [String]) throws -> RunResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try revserveBinary())
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return RunResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                     stderr: String(decoding: stderr, as: UTF8.self))
-}
