@@ -52,7 +52,7 @@ test: test-deps
 # The checkpoint target runs without leak detection: libhdf5 leaks ~2 KB opening some damaged
 # files (docs/SECURITY.md), which would otherwise stop it at the first such input.
 FUZZ_SECONDS ?= 300
-FUZZ_FLAGS := -c release --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -enable-testing
+FUZZ_FLAGS := -c release --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
 fuzz: test-deps
 	swift build $(FUZZ_FLAGS) --product revserve-fuzz
 	@for t in png infer multipart checkpoint; do \

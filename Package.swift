@@ -79,8 +79,7 @@ let package = Package(
 
         // The decoders that take outside bytes, as fuzz targets, and their libFuzzer runner
         // (`make fuzz`; a normal build makes it a replay tool).
-        .target(name: "FuzzTargets", dependencies: ["Server", "Formats", "Inference", "Training",
-                                                   .product(name: "NIOCore", package: "swift-nio")]),
+        .target(name: "FuzzTargets", dependencies: ["Server", "Formats", "Inference", "Training"]),
         .executableTarget(name: "revserve-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Runner"),
 
         .executableTarget(

@@ -6,8 +6,7 @@
 import Foundation
 import Formats
 import Inference
-import NIOCore
-@testable import Server
+import Server
 import Training
 
 public enum FuzzTarget: String, CaseIterable, Sendable {
@@ -31,13 +30,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             guard let mode = data.first else { return }
             let body = Array(data.dropFirst())
             let headerLength: Int? = mode % 3 == 0 ? nil : mode % 3 == 1 ? 0 : min(body.count, Int(mode) * 4)
-            guard let request = try? InferRequest.decode(ByteBuffer(bytes: body), headerLength: headerLength, model: Self.descriptor)
+            guard let images = try? DecoderEntryPoints.inferRequest(body, headerLength: headerLength, model: Self.descriptor)
             else { return }
-            if case .images(let images) = request.input {
-                for bytes in images { _ = try? PNG.decode(bytes, name: "fuzz", maxPixels: 1 << 16) }
-            }
+            for bytes in images { _ = try? PNG.decode(bytes, name: "fuzz", maxPixels: 1 << 16) }
         case .multipart:
-            _ = try? ClassifyRequest.images(ByteBuffer(bytes: data), contentType: "multipart/form-data; boundary=B")
+            _ = try? DecoderEntryPoints.classifyImages(data, contentType: "multipart/form-data; boundary=B")
         case .checkpoint:
             let path = NSTemporaryDirectory() + "revserve-fuzz-\(getpid()).h5"
             guard FileManager.default.createFile(atPath: path, contents: Data(data)) else { return }
