@@ -13,7 +13,7 @@ public struct ModelDescriptor: Sendable, Equatable {
     public var name: String
     public var version: Int
     /// The backend that runs it: "revserve-<architecture>".
-    public var platform: String
+    public var platform: String { "revserve-" + architecture }
     /// The architecture's name, and the plugin library that provides it (nil: built in).
     public var architecture: String
     public var plugin: String?
@@ -30,7 +30,6 @@ public struct ModelDescriptor: Sendable, Equatable {
                 preprocessor: ImagePreprocessor) {
         self.name = name
         self.version = version
-        self.platform = "revserve-" + architecture
         self.architecture = architecture
         self.plugin = plugin
         self.inputShape = inputShape

@@ -19,12 +19,6 @@ public struct ModelSource: Sendable, Equatable {
     public var configFingerprint: [UInt64]
     /// Version number → checkpoint, for every version directory holding model.h5.
     public var versions: [Int: VersionFile]
-
-    /// The versions the config's policy selects (none if the config is bad).
-    public var selected: [Int] {
-        guard case .success(let c) = config else { return [] }
-        return c.versionPolicy.select(Array(versions.keys))
-    }
 }
 
 public enum RepositoryError: Error, Equatable, CustomStringConvertible {

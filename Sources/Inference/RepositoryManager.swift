@@ -218,8 +218,7 @@ public actor RepositoryManager {
     /// Loads (or reloads) `name` from the repository now and reports whether a version is ready.
     public func loadModel(_ name: String) async throws(RepositoryControlError) {
         guard ModelRepository.isValidName(name),
-              let modelDir = Optional(directory + "/" + name),
-              !ModelRepository.scanModel(name, in: modelDir).versions.isEmpty || sources[name] != nil else {
+              sources[name] != nil || !ModelRepository.scanModel(name, in: directory + "/" + name).versions.isEmpty else {
             throw .unknownModel(name)
         }
         unloaded.remove(name)

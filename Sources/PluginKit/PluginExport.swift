@@ -82,23 +82,13 @@ public enum PluginExport {
             }
         }
         t.pointee.forward = { call, state, parts, out, tape, error in
-            run(error) { () throws(TensorError) in
-                let (ctx, counter) = context(call!)
-                let (next, kept) = try PluginExport.arch.forward(block: Int(call!.pointee.block), parameters: parameters(call!),
-                                                                state: BlockState(tensors(state, parts)), h: call!.pointee.h, ctx)
-                call!.pointee.evaluations = Int64(counter.count)
-                out?.pointee = export(next.parts)
-                tape?.pointee = OpaquePointer(Unmanaged.passRetained(TapeBox(kept)).toOpaque())
+            blockStep(call!, state, parts, out, tape, error) { j, p, s, h, ctx throws(TensorError) in
+                try PluginExport.arch.forward(block: j, parameters: p, state: s, h: h, ctx)
             }
         }
         t.pointee.reconstruct = { call, output, parts, out, tape, error in
-            run(error) { () throws(TensorError) in
-                let (ctx, counter) = context(call!)
-                let (previous, kept) = try PluginExport.arch.reconstruct(block: Int(call!.pointee.block), parameters: parameters(call!),
-                                                                        output: BlockState(tensors(output, parts)), h: call!.pointee.h, ctx)
-                call!.pointee.evaluations = Int64(counter.count)
-                out?.pointee = export(previous.parts)
-                tape?.pointee = OpaquePointer(Unmanaged.passRetained(TapeBox(kept)).toOpaque())
+            blockStep(call!, output, parts, out, tape, error) { j, p, s, h, ctx throws(TensorError) in
+                try PluginExport.arch.reconstruct(block: j, parameters: p, output: s, h: h, ctx)
             }
         }
         t.pointee.backward = { call, tape, gradient, parts, gradients, out, error in
@@ -155,6 +145,20 @@ final class TensorList {
 final class TapeBox {
     let tape: BlockTape
     init(_ tape: BlockTape) { self.tape = tape }
+}
+
+/// forward and reconstruct: a state in, a state and a tape out, evaluations counted.
+func blockStep(_ call: UnsafeMutablePointer<rs_block_call>, _ state: UnsafePointer<rs_tensor_in>?, _ parts: Int32,
+               _ out: UnsafeMutablePointer<OpaquePointer?>?, _ tape: UnsafeMutablePointer<OpaquePointer?>?,
+               _ error: UnsafeMutablePointer<rs_error>?,
+               _ step: (Int, [Tensor], BlockState, Float, EngineContext) throws(TensorError) -> (BlockState, BlockTape)) -> rs_status {
+    run(error) { () throws(TensorError) in
+        let (ctx, counter) = context(call)
+        let (result, kept) = try step(Int(call.pointee.block), parameters(call), BlockState(tensors(state, parts)), call.pointee.h, ctx)
+        call.pointee.evaluations = Int64(counter.count)
+        out?.pointee = export(result.parts)
+        tape?.pointee = OpaquePointer(Unmanaged.passRetained(TapeBox(kept)).toOpaque())
+    }
 }
 
 func export(_ tensors: [Tensor]) -> OpaquePointer {

@@ -134,10 +134,7 @@ enum ClassifyRequest {
                 Prediction(label: model.labels[$0], index: $0, probability: row[row.startIndex + $0])
             }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let data = try encoder.encode(Answer(model_name: model.name, model_version: String(model.version), predictions: predictions))
+        let data = try answerEncoder().encode(Answer(model_name: model.name, model_version: String(model.version), predictions: predictions))
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -14,6 +14,15 @@ struct ModelResult: Sendable {
     var probabilities: [Float]
 }
 
+/// The encoder of every JSON answer: sorted keys, and overflowing logits written as strings
+/// rather than turning an answer into a 500.
+func answerEncoder() -> JSONEncoder {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return encoder
+}
+
 enum InferResponse {
     private struct WireOutput: Encodable {
         enum Values: Encodable {
@@ -66,11 +75,7 @@ enum InferResponse {
             }
             outputs.append(out)
         }
-        let encoder = JSONEncoder()
-        // Overflowing logits must not turn an answer into a 500.
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let header = try encoder.encode(WireResponse(model_name: model.name, model_version: String(model.version),
+        let header = try answerEncoder().encode(WireResponse(model_name: model.name, model_version: String(model.version),
                                                      id: request.id, outputs: outputs))
         var headers: HTTPFields = [.modelVersion: String(model.version)]
         var body = ByteBuffer()

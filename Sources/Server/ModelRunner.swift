@@ -5,6 +5,7 @@
 import Formats
 import Inference
 import NIOPosix
+import Tensor
 
 struct ModelRunner: Sendable {
     var maxImagePixels: Int
@@ -47,20 +48,8 @@ struct ModelRunner: Sendable {
         return (ModelResult(count: n, logits: answer.logits, probabilities: Self.softmax(answer.logits, classes: model.classes)), timings)
     }
 
-    /// Row-wise softmax, max-subtracted so that large logits do not overflow.
+    /// Row-wise softmax of n × classes logits (the engine's, max-subtracted).
     static func softmax(_ logits: [Float], classes: Int) -> [Float] {
-        var out = logits
-        for r in stride(from: 0, to: logits.count, by: classes) {
-            let row = logits[r..<(r + classes)]
-            let m = row.max() ?? 0
-            var sum: Float = 0
-            for i in row.indices { out[i] = expf(row[i] - m); sum += out[i] }
-            for i in row.indices { out[i] /= sum }
-        }
-        return out
+        (try? SoftmaxCrossEntropy.softmax(Tensor(shape: [logits.count / classes, classes], data: logits)).data) ?? logits
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
