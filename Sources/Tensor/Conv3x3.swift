@@ -123,37 +123,53 @@ public enum Conv3x3 {
 
     /// The shared lowering (ConvLowering.swift): per image, pad, then per block of output rows
     /// nine accumulating sgemms on the padded grid, then bias and ReLU while the block is written
-    /// out. Images are split over the workers. Every output element is written, so the output
-    /// starts uninitialised. Shapes are checked by the callers.
-    static func lowered(x: Tensor, weight: Tensor, bias: Tensor?, relu: Bool = false,
+    /// out. Work items are (image, row block): whole images when the batch can keep every worker
+    /// busy, otherwise each image's rows are split so that a batch of one still uses every core.
+    /// With `transposed`, computes convT(x, W) = conv(x, Wf) without building Wf: Wf's tap k is
+    /// the transpose of W's tap 8 − k, which sgemm reads in place. Every output element is
+    /// written, so the output starts uninitialised. Shapes are checked by the callers.
+    static func lowered(x: Tensor, weight: Tensor, transposed: Bool = false, bias: Tensor?, relu: Bool = false,
                         threads: ComputeThreads) -> Tensor {
         let n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3]
-        let cout = weight.shape[0], hw = h * w
+        let cout = transposed ? weight.shape[1] : weight.shape[0], hw = h * w
         guard n * cout * hw > 0 else { return Tensor(zeros: [n, cout, h, w]) }
-        let grid = PaddedGrid(height: h, width: w), rb = grid.rowsPerBlock, nb = grid.columns(rows: rb)
-        let taps = tapMajor(weight), biasValues = bias?.data ?? []
+        let grid = PaddedGrid(height: h, width: w)
+        // Row blocks per image: 1 when the batch alone gives every worker two items; otherwise
+        // enough blocks for that (at least 4 rows each, so the sgemms stay wide).
+        let wanted = threads.count > 1 && n < 2 * threads.count ? (2 * threads.count + n - 1) / n : 1
+        let blocks = Swift.max(1, Swift.min(wanted, h / 4)), rb = (h + blocks - 1) / blocks
+        let taps = tapMajor(weight), biasValues = bias?.data ?? [], tapSize = cout * cin
         return Tensor(uninitializedShape: [n, cout, h, w]) { yp in
             x.data.withUnsafeBufferPointer { xp in
             taps.withUnsafeBufferPointer { tp in
             biasValues.withUnsafeBufferPointer { bp in
                 let xb = xp.baseAddress!, tb = tp.baseAddress!, yb = yp.baseAddress!
                 let biasPointer = bp.isEmpty ? nil : bp.baseAddress
-                threads.forEachChunk(of: n) { _, range in
+                threads.forEachChunk(of: n * blocks) { _, items in
                     let scratch = ScratchBuffers.shared
                     scratch.with(capacity: cin * grid.planeSize) { padded in
-                    scratch.with(capacity: cout * nb) { block in
-                        for i in range {
-                            grid.pad(xb + i * cin * hw, channels: cin, into: padded)
-                            for r0 in stride(from: 0, to: h, by: rb) {
-                                let rows = r0..<Swift.min(h, r0 + rb), cols = grid.columns(rows: rows.count)
-                                for tap in 0..<9 {
-                                    BLAS.sgemm(m: cout, n: cols, k: cin, a: tb + tap * cout * cin, lda: cin,
-                                               b: padded + grid.offset(tap: tap, firstRow: r0), ldb: grid.planeSize,
-                                               beta: tap == 0 ? 0 : 1, c: block, ldc: cols)
-                                }
-                                grid.compact(block, channels: cout, rows: rows, into: yb + i * cout * hw,
-                                             bias: biasPointer, relu: relu)
+                    scratch.with(capacity: cout * grid.columns(rows: rb)) { block in
+                        for item in items {
+                            let i = item / blocks, r0 = (item % blocks) * rb
+                            guard r0 < h else { continue }
+                            let rows = r0..<Swift.min(h, r0 + rb), cols = grid.columns(rows: rows.count)
+                            if blocks == 1 {
+                                grid.pad(xb + i * cin * hw, channels: cin, into: padded)
+                            } else {
+                                grid.pad(xb + i * cin * hw, channels: cin, outputRows: rows, into: padded)
                             }
+                            for tap in 0..<9 {
+                                let b = padded + grid.offset(tap: tap, firstRow: r0), beta: Float = tap == 0 ? 0 : 1
+                                if transposed {
+                                    BLAS.sgemm(transA: true, m: cout, n: cols, k: cin, a: tb + (8 - tap) * tapSize,
+                                               lda: cout, b: b, ldb: grid.planeSize, beta: beta, c: block, ldc: cols)
+                                } else {
+                                    BLAS.sgemm(m: cout, n: cols, k: cin, a: tb + tap * tapSize, lda: cin,
+                                               b: b, ldb: grid.planeSize, beta: beta, c: block, ldc: cols)
+                                }
+                            }
+                            grid.compact(block, channels: cout, rows: rows, into: yb + i * cout * hw,
+                                         bias: biasPointer, relu: relu)
                         }
                     }
                     }
@@ -181,7 +197,7 @@ public enum ConvTranspose3x3 {
             throw .shapeMismatch(op: op, detail: "weight \(weight.shape) does not fit input \(u.shape): expected [\(cout), \(cin), 3, 3]")
         }
         if let bias { try requireShape(bias, [cin], "bias", op: op) }
-        return Conv3x3.lowered(x: u, weight: flippedTransposedWeight(weight), bias: bias, threads: threads)
+        return Conv3x3.lowered(x: u, weight: weight, transposed: true, bias: bias, threads: threads)
     }
 
     /// du = conv(g, W): the gradient of convT with respect to its input.

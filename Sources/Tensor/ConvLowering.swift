@@ -32,15 +32,26 @@ struct PaddedGrid {
     /// Copies `channels` planes of x (C × H × W) into `padded` (C × (H+2) × (W+2)) with zero borders.
     @inline(__always)
     func pad(_ x: UnsafePointer<Float>, channels: Int, into padded: UnsafeMutablePointer<Float>) {
+        pad(x, channels: channels, outputRows: 0..<height, into: padded)
+    }
+
+    /// Fills only the padded rows that output rows `rows` read (padded rows rows.lowerBound ...
+    /// rows.upperBound + 1), at their places in the full padded planes: what one row block needs
+    /// when an image's rows are split over workers.
+    @inline(__always)
+    func pad(_ x: UnsafePointer<Float>, channels: Int, outputRows rows: Range<Int>,
+             into padded: UnsafeMutablePointer<Float>) {
         for ch in 0..<channels {
             let src = x + ch * height * width, dst = padded + ch * planeSize
-            dst.update(repeating: 0, count: stride)                                   // top border
-            (dst + (height + 1) * stride).update(repeating: 0, count: stride)         // bottom border
-            for r in 0..<height {
-                let row = dst + (r + 1) * stride
-                row[0] = 0
-                (row + 1).update(from: src + r * width, count: width)
-                row[width + 1] = 0
+            for pr in rows.lowerBound...(rows.upperBound + 1) {
+                let row = dst + pr * stride
+                if pr == 0 || pr == height + 1 {
+                    row.update(repeating: 0, count: stride)                           // top or bottom border
+                } else {
+                    row[0] = 0
+                    (row + 1).update(from: src + (pr - 1) * width, count: width)
+                    row[width + 1] = 0
+                }
             }
         }
     }
@@ -79,18 +90,20 @@ struct PaddedGrid {
     }
 }
 
-/// W (Cout, Cin, 3, 3) rearranged tap-major: nine row-major (Cout × Cin) matrices.
+/// W (Cout, Cin, 3, 3) rearranged tap-major: nine row-major (Cout × Cin) matrices. The same
+/// matrices serve convT(·, W): its tap k is the transpose of W's tap 8 − k (see Conv3x3.lowered).
 func tapMajor(_ weight: Tensor) -> [Float] {
-    let cout = weight.shape[0], cin = weight.shape[1]
-    var taps = [Float](repeating: 0, count: 9 * cout * cin)
-    weight.data.withUnsafeBufferPointer { w in
-        for co in 0..<cout {
-            for ci in 0..<cin {
-                for k in 0..<9 { taps[(k * cout + co) * cin + ci] = w[(co * cin + ci) * 9 + k] }
+    let cout = weight.shape[0], cin = weight.shape[1], count = 9 * cout * cin
+    return [Float](unsafeUninitializedCapacity: count) { taps, initialized in
+        weight.data.withUnsafeBufferPointer { w in
+            let src = w.baseAddress!, dst = taps.baseAddress!
+            for k in 0..<9 {
+                let tap = dst + k * cout * cin
+                for j in 0..<(cout * cin) { tap[j] = src[j * 9 + k] }
             }
         }
+        initialized = count
     }
-    return taps
 }
 
 /// The weight of the convolution equal to convT(·, W): channels swapped and taps flipped,

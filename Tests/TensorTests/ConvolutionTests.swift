@@ -4,10 +4,12 @@
 import Testing
 @testable import Tensor
 
-/// Random shapes including odd sizes and channel counts that are not multiples of 8.
+/// Random shapes including odd sizes and channel counts that are not multiples of 8; the last
+/// three are small batches of tall images, whose rows the kernels split over workers.
 /// (N, Cin, Cout, H, W)
 let convShapes: [(Int, Int, Int, Int, Int)] = [
     (1, 1, 1, 1, 1), (2, 3, 5, 7, 6), (3, 16, 16, 8, 8), (2, 13, 7, 5, 9), (4, 9, 17, 6, 3), (1, 2, 3, 1, 11),
+    (1, 16, 16, 8, 8), (1, 5, 6, 17, 10), (2, 4, 3, 13, 7),
 ]
 
 @Suite struct ConvolutionTests {
@@ -119,6 +121,21 @@ let convShapes: [(Int, Int, Int, Int, Int)] = [
         let one = try Conv3x3.forward(x, weight: wt, threads: .one)
         let two = try Conv3x3.forward(x, weight: wt, threads: ComputeThreads(2))
         #expect(one == two)
+    }
+
+    /// A batch smaller than the workers is split by rows (4 workers, 1 image of 19 rows: four
+    /// row blocks of 5, the last one short); every row block must match the whole-image result.
+    @Test(arguments: [false, true])
+    func rowSplitMatchesWholeImages(transposed: Bool) throws {
+        let x = random([1, 7, 19, 11], seed: 33), wt = random([7, 7, 3, 3], seed: 34), b = random([7], seed: 35)
+        let one = transposed ? try ConvTranspose3x3.forward(x, weight: wt, bias: b, threads: .one)
+                             : try Conv3x3.forward(x, weight: wt, bias: b, relu: true, threads: .one)
+        let four = transposed ? try ConvTranspose3x3.forward(x, weight: wt, bias: b, threads: ComputeThreads(4))
+                              : try Conv3x3.forward(x, weight: wt, bias: b, relu: true, threads: ComputeThreads(4))
+        #expect(relativeError(four, one) <= 1e-6)
+        var ref = transposed ? ConvReference.convTranspose(x, weight: wt, bias: b) : ConvReference.conv(x, weight: wt, bias: b)
+        if !transposed { ref.data = ref.data.map { Swift.max($0, 0) } }
+        #expect(relativeError(four, ref) <= 1e-5)
     }
 
     @Test func mismatchedShapesThrowWithTheShapes() {
