@@ -16,7 +16,7 @@ SWIFT_RELEASE := -c release
 TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path .build-test
 REVSERVE := .build/release/revserve
 
-.PHONY: all deps test-deps install-packages build test test-sanitize overload fuzz demo bench bench-kernels models clean
+.PHONY: all deps test-deps install-packages build test test-sanitize overload fuzz demo bench bench-kernels bench-compare models clean
 
 all: build
 
@@ -91,6 +91,11 @@ bench: build
 	$(REVSERVE) bench kernels
 	bench/engine.sh $(REVSERVE)
 	bench/serving.sh $(REVSERVE)
+	bench/compare.sh --revserve $(REVSERVE)
+
+# revserve against PyTorch and ONNX Runtime only (docs/BENCHMARKS.md); COMPARE="--sections infer".
+bench-compare: build
+	bench/compare.sh --revserve $(REVSERVE) $(COMPARE)
 
 clean:
 	rm -rf .build .build-test
