@@ -48,22 +48,24 @@ let package = Package(
         // The plugin C ABI (header only) and its two sides: PluginKit exports a Swift
         // architecture through it, PluginHost loads libraries and drives them.
         .target(name: "PluginABI"),
-        .target(name: "Tensor", dependencies: ["CBLAS"]),
-        .target(name: "RevNet", dependencies: ["Tensor"]),
-        .target(name: "PluginKit", dependencies: ["PluginABI", "RevNet", "Tensor"]),
-        .target(name: "PluginHost", dependencies: ["PluginABI", "RevNet", "Tensor"]),
+        // A pthread-backed lock (ThreadSanitizer sees it; Synchronization.Mutex it does not).
+        .target(name: "Locking"),
+        .target(name: "Tensor", dependencies: ["CBLAS", "Locking"]),
+        .target(name: "RevNet", dependencies: ["Locking", "Tensor"]),
+        .target(name: "PluginKit", dependencies: ["Locking", "PluginABI", "RevNet", "Tensor"]),
+        .target(name: "PluginHost", dependencies: ["Locking", "PluginABI", "RevNet", "Tensor"]),
         .target(name: "HamiltonianPlugin", dependencies: ["PluginKit", "PluginABI", "RevNet"], path: "Plugins/Hamiltonian"),
         .target(name: "MidpointPlugin", dependencies: ["PluginKit", "PluginABI", "RevNet"], path: "Plugins/Midpoint"),
         .target(name: "LeapfrogPlugin", dependencies: ["PluginKit", "PluginABI", "RevNet"], path: "Plugins/Leapfrog"),
-        .target(name: "Formats", dependencies: ["Tensor", "CShims", "CHDF5", "CZlib"]),
+        .target(name: "Formats", dependencies: ["Locking", "Tensor", "CShims", "CHDF5", "CZlib"]),
         .target(name: "Training", dependencies: ["Formats", "RevNet", "Tensor"]),
-        .target(name: "Inference", dependencies: ["Training", "Formats", "RevNet", "Tensor", "CShims", "PluginHost", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Inference", dependencies: ["Locking", "Training", "Formats", "RevNet", "Tensor", "CShims", "PluginHost", .product(name: "Logging", package: "swift-log")]),
         // HTTP over the Unix socket: routes, protocol codecs, errors → statuses, metrics, and the
         // small NIO client `revserve classify` and the tests use. Never touches kernels.
         .target(
             name: "Server",
             dependencies: [
-                "Inference", "Formats", "PluginHost", "CShims",
+                "Inference", "Formats", "PluginHost", "CShims", "Locking",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -85,13 +87,13 @@ let package = Package(
         .executableTarget(
             name: "revserve",
             dependencies: [
-                "Tensor", "RevNet", "Formats", "Training", "Inference", "Server", "PluginHost",
+                "Tensor", "RevNet", "Formats", "Training", "Inference", "Server", "PluginHost", "Locking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
         .testTarget(name: "CShimsTests", dependencies: ["CShims", "CHDF5"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "TensorTests", dependencies: ["Locking", "Tensor"]),
         // Rewrites a checkpoint until killed; FormatsTests SIGKILL it mid-write.
         .executableTarget(name: "checkpoint-writer", dependencies: ["Formats", "Tensor"], path: "Tests/CheckpointWriter"),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "Tensor", "CShims", "CHDF5", "CZlib", "checkpoint-writer"]),
@@ -99,15 +101,15 @@ let package = Package(
         .target(name: "RevNetTestSupport", dependencies: ["RevNet", "Tensor"], path: "Tests/RevNetTestSupport"),
         .testTarget(name: "RevNetTests", dependencies: ["RevNet", "Tensor", "RevNetTestSupport"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "RevNet", "Tensor"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "RevNet", "Tensor"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "RevNet", "Tensor", "Training", "Formats", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Locking", "Training", "RevNet", "Tensor"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Locking", "Inference", "RevNet", "Tensor", "Training", "Formats", .product(name: "Logging", package: "swift-log")]),
         // The real daemon as a subprocess on a temporary socket, for the two suites below.
         .target(name: "ServerTestSupport", dependencies: ["Server"], path: "Tests/ServerTestSupport"),
         // Starts the real daemon as a subprocess on temporary sockets; also the codecs' unit tests.
-        .testTarget(name: "ServerTests", dependencies: ["Server", "ServerTestSupport", "revserve", "Inference", "Training", "Formats",
+        .testTarget(name: "ServerTests", dependencies: ["Locking", "Server", "ServerTestSupport", "revserve", "Inference", "Training", "Formats",
                                                         "RevNet", "Tensor", "PluginHost"]),
         // Hostile input against the live daemon while good requests keep flowing (issue 9).
-        .testTarget(name: "HostileInputTests", dependencies: ["ServerTestSupport", "Server", "Formats", "revserve", "FuzzTargets"]),
+        .testTarget(name: "HostileInputTests", dependencies: ["Locking", "ServerTestSupport", "Server", "Formats", "revserve", "FuzzTargets"]),
         // Runs the built executable as a subprocess (it depends on it so that it is built first).
         .testTarget(name: "CLITests", dependencies: ["revserve", "Training", "RevNetTestSupport", "Formats", "ServerTestSupport"]),
     ],

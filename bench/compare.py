@@ -77,7 +77,7 @@ class Bench:
 
     def check(self):
         cases = [(p, self.checkpoint(p), self.images()) for p in ("hamiltonian-74", "midpoint-26", "leapfrog-26")]
-        samples = sorted(os.path.join(ROOT, "samples", f) for f in os.listdir(os.path.join(ROOT, "samples")))
+        samples = sorted(os.path.join(ROOT, "samples", f) for f in os.listdir(os.path.join(ROOT, "samples")) if f.endswith(".png"))
         cases += [(f"bundled {m}", os.path.join(ROOT, "models", m, "1", "model.h5"), samples)
                   for m in ("hamiltonian", "midpoint", "leapfrog")]
         print("\n### Same logits (max |difference| against `revserve predict`, limit 1e-4)\n")
@@ -212,12 +212,15 @@ class Server:
     def __enter__(self):
         if os.path.exists(self.socket):
             os.unlink(self.socket)
+        # stderr to a file, never an unread pipe: a full pipe would block the server's logging
+        self.log = open(self.socket + ".log", "w+")
         self.process = subprocess.Popen(self.command, env=self.env, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, start_new_session=True)
+                                        stderr=self.log, start_new_session=True)
         deadline = time.time() + 120
         while time.time() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"{self.command[0]} exited: {self.process.stderr.read().decode()[-2000:]}")
+                self.log.seek(0)
+                raise SystemExit(f"{self.command[0]} exited: {self.log.read()[-2000:]}")
             ready = subprocess.run(["curl", "-sf", "--unix-socket", self.socket, "http://localhost/v2/health/ready"],
                                    capture_output=True)
             if ready.returncode == 0:
@@ -228,6 +231,7 @@ class Server:
     def __exit__(self, *_):
         os.killpg(self.process.pid, signal.SIGTERM)
         self.process.wait(timeout=60)
+        self.log.close()
 
 
 def machine():

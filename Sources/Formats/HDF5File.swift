@@ -3,9 +3,9 @@
 // with paths like "weights/units/0/blocks/3/K1". Every call holds one process-wide lock: the
 // Debian libhdf5 is built without thread safety. Errors name the file and the HDF5 path.
 
+import Locking
 import CHDF5
 import CShims
-import Synchronization
 import Tensor
 
 /// An attribute value as CHECKPOINT.md uses them.
@@ -23,7 +23,7 @@ final class HDF5File {
     private var closed = false
 
     /// Serialises every libhdf5 call in the process.
-    static let lock = Mutex<Void>(())
+    static let lock = Locked<Void>(())
 
     private init(path: String, id: hid_t) {
         self.path = path

@@ -3,7 +3,7 @@
 // and preparing outputs, and per-batch-size execution counts. Shared by the batcher (batches)
 // and the server (requests), so it is a lock around a value.
 
-import Synchronization
+import Locking
 
 public struct StatisticsSnapshot: Sendable, Equatable {
     /// A number of events and their total duration in nanoseconds.
@@ -31,7 +31,7 @@ public struct StatisticsSnapshot: Sendable, Equatable {
 }
 
 public final class ModelStatistics: Sendable {
-    private let state = Mutex(StatisticsSnapshot())
+    private let state = Locked(StatisticsSnapshot())
 
     public init() {}
 

@@ -4,7 +4,7 @@
 // never disturbs them: the store only drops its own reference, and the instance is freed when
 // its last request ends. Only the RepositoryManager changes the store.
 
-import Synchronization
+import Locking
 
 public enum ModelState: String, Sendable {
     case loading = "LOADING"
@@ -80,7 +80,7 @@ public final class ModelStore: Sendable {
         }
     }
 
-    private let models = Mutex<[String: Entry]>([:])
+    private let models = Locked<[String: Entry]>([:])
 
     public init() {}
 

@@ -3,9 +3,9 @@
 // re-registers them; it reports what changed so that models using a replaced architecture can
 // be reloaded through the usual warm-up-and-swap path.
 
+import Locking
 import Foundation
 import RevNet
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,7 +20,7 @@ public final class PluginRegistry: Sendable {
 
     public let directory: String
     /// Per library file: its fingerprint when last loaded (or refused).
-    private let seen = Mutex<[String: [UInt64]]>([:])
+    private let seen = Locked<[String: [UInt64]]>([:])
 
     public init(directory: String) {
         self.directory = directory

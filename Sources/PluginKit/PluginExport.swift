@@ -4,16 +4,16 @@
 // library is one call: `PluginExport.entry(Hamiltonian(), ...)` from its exported symbol.
 // Nothing Swift crosses the boundary; only the C types of the header.
 
+import Locking
 import PluginABI
 import RevNet
-import Synchronization
 import Tensor
 
 public enum PluginExport {
     /// The one architecture this library exports (set by `entry`, read by the C functions).
     nonisolated(unsafe) static var architecture: (any ReversibleArchitecture)?
     nonisolated(unsafe) static var table: UnsafeMutablePointer<rs_plugin>?
-    static let lock = Mutex<Void>(())
+    static let lock = Locked<Void>(())
 
     /// The table for `architecture`, or nil if the host's ABI major is not ours.
     public static func entry(_ architecture: any ReversibleArchitecture, description: String,

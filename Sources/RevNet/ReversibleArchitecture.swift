@@ -3,7 +3,7 @@
 // from its output (the inverse, keeping what backward needs) and back-propagates. The engine
 // never looks inside a block, so an architecture can live in a plugin library.
 
-import Synchronization
+import Locking
 import Tensor
 
 /// One parameter tensor of a block: its dataset name (CHECKPOINT.md) and shape.
@@ -84,7 +84,7 @@ extension ReversibleArchitecture {
 /// built-in replaces it), then the built-in ones.
 public enum Architectures {
     public static let builtIn: [any ReversibleArchitecture] = [Hamiltonian(), Midpoint(), Leapfrog()]
-    private static let registered = Mutex<[String: any ReversibleArchitecture]>([:])
+    private static let registered = Locked<[String: any ReversibleArchitecture]>([:])
 
     public static func named(_ name: String) throws(ConfigError) -> any ReversibleArchitecture {
         if let plugin = registered.withLock({ $0[name] }) { return plugin }

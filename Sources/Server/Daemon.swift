@@ -2,6 +2,7 @@
 // systemd's sockets), then the startup models load and warm while /v2/health/live answers;
 // SIGTERM/SIGINT drain (ready turns 503, requests in flight finish) and the socket is removed.
 
+import Locking
 import CShims
 import Hummingbird
 import HummingbirdCore
@@ -10,7 +11,6 @@ import Logging
 import PluginHost
 import NIOCore
 import ServiceLifecycle
-import Synchronization
 import Tensor
 
 public struct Daemon: Sendable {
@@ -48,7 +48,7 @@ public struct Daemon: Sendable {
         // Every listener reports when it accepts connections; models load after that.
         let listeners = ListenerCount()
         var services: [any Service] = []
-        let socketIdentity = Mutex<(UInt64, UInt64)?>(nil)
+        let socketIdentity = Locked<(UInt64, UInt64)?>(nil)
         if config.activatedSockets.isEmpty {
             try UnixSocketFile.checkDirectory(config.socketPath)
             try UnixSocketFile.prepare(config.socketPath)
@@ -100,8 +100,8 @@ struct ConnectionLimiter: AvailableConnectionsDelegate {
 
 /// Counts listeners that have started, so that model loading waits for all of them.
 final class ListenerCount: Sendable {
-    private let counts = Mutex((expected: 0, started: 0))
-    private let waiters = Mutex<[CheckedContinuation<Void, Never>]>([])
+    private let counts = Locked((expected: 0, started: 0))
+    private let waiters = Locked<[CheckedContinuation<Void, Never>]>([])
 
     func expect() { counts.withLock { $0.expected += 1 } }
 

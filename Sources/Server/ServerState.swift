@@ -1,14 +1,14 @@
 // ServerState: the daemon's phase: loading its startup models, ready, or draining after a
 // shutdown signal. Readiness and admission of new inference work follow from it.
 
-import Synchronization
+import Locking
 
 public final class ServerState: Sendable {
     public enum Phase: Sendable, Equatable {
         case loading, ready, draining
     }
 
-    private let phase = Mutex(Phase.loading)
+    private let phase = Locked(Phase.loading)
 
     public init() {}
 

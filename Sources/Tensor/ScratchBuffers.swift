@@ -4,7 +4,7 @@
 // time costs page faults (large blocks come from mmap) that showed up as a large, noisy share of
 // a convolution's time, so finished buffers go back to a small shared free list instead.
 
-import Synchronization
+import Locking
 
 final class ScratchBuffers: Sendable {
     static let shared = ScratchBuffers()
@@ -13,7 +13,7 @@ final class ScratchBuffers: Sendable {
         let pointer: UnsafeMutablePointer<Float>
         let capacity: Int
     }
-    private let free = Mutex<[Buffer]>([])
+    private let free = Locked<[Buffer]>([])
     /// Buffers kept for reuse at most; more than the workers ever hold at once.
     private let keep = 64
 

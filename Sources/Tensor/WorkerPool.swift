@@ -6,12 +6,15 @@
 // indices from a shared counter, the calling thread works too, and the call returns once every
 // chunk is done. The threads are dedicated to compute: never an event loop, never a Dispatch queue.
 //
-// Both sides spin briefly before sleeping: a batch of one image makes calls of 20–60 µs, and a
-// futex wake-up costs a good part of that under a hypervisor (2 threads were slower than 1 at
-// batch 1 before the spin). Workers spin (yielding) for about `spinNanoseconds` after a job and then park,
-// so an idle daemon does not burn its cores.
+// Both sides spin briefly before sleeping, but only while jobs are short: a batch of one image
+// makes calls of 20–60 µs, and a futex wake-up costs a good part of that under a hypervisor
+// (2 threads were slower than 1 at batch 1 before the spin). Jobs of a large batch take
+// milliseconds, where a wake-up is noise and a spinning core would only be taken from the
+// event loops of a loaded daemon (the overload test's queue times doubled when workers always
+// spun). Spins yield between polls and end after `spinNanoseconds`, so an idle process parks.
 
 #if canImport(Glibc)
+import Locking
 import Glibc
 #endif
 import Dispatch
@@ -32,11 +35,15 @@ final class WorkerPool: @unchecked Sendable {
     private let next = Atomic<Int>(0)
     /// How long a worker (and a caller waiting for workers) spins before sleeping.
     private let spinNanoseconds: UInt64 = 50_000
+    /// Jobs shorter than this are "short": after one, workers spin for the next.
+    private let shortJobNanoseconds: UInt64 = 500_000
+    /// Whether the last job was short (written by the caller, read by workers).
+    private let lastJobWasShort = Atomic<Bool>(false)
     /// Held for a whole job: one job at a time; a caller that finds it held runs inline instead.
-    private let inUse = Mutex<Bool>(false)
+    private let inUse = Locked<Bool>(false)
     let workers: Int
 
-    private static let pools = Mutex<[Int: WorkerPool]>([:])
+    private static let pools = Locked<[Int: WorkerPool]>([:])
 
     /// The process-wide pool that runs jobs on `threads` threads (the caller plus threads − 1 workers).
     static func shared(threads: Int) -> WorkerPool {
@@ -66,6 +73,7 @@ final class WorkerPool: @unchecked Sendable {
         }
         defer { inUse.withLock { $0 = false } }
         withoutActuallyEscaping(body) { body in
+            let started = DispatchTime.now().uptimeNanoseconds
             pthread_mutex_lock(mutex)
             job = body
             chunks = count
@@ -83,6 +91,7 @@ final class WorkerPool: @unchecked Sendable {
                 pthread_mutex_unlock(mutex)
             }
             job = nil
+            lastJobWasShort.store(DispatchTime.now().uptimeNanoseconds - started < shortJobNanoseconds, ordering: .relaxed)
         }
     }
 
@@ -98,7 +107,9 @@ final class WorkerPool: @unchecked Sendable {
     private func workerLoop() {
         var seen = 0
         while true {
-            if !spin(until: { generation.load(ordering: .acquiring) != seen }) {
+            let spun = lastJobWasShort.load(ordering: .relaxed)
+                && spin(until: { generation.load(ordering: .acquiring) != seen })
+            if !spun {
                 pthread_mutex_lock(mutex)
                 while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(wake, mutex) }
                 pthread_mutex_unlock(mutex)

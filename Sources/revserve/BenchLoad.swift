@@ -2,6 +2,7 @@
 // reports throughput, latency percentiles and the batch sizes the daemon executed (from its
 // statistics endpoint), to measure the dynamic batcher.
 
+import Locking
 import ArgumentParser
 import Foundation
 import Formats
@@ -136,6 +137,6 @@ struct BenchLoad: AsyncParsableCommand {
 /// What the load's clients share: the measurement window and the stop flag.
 private final class LoadState: Sendable {
     /// Latencies (ms) of requests that finished inside the measured window, and errors.
-    let window = Mutex<(measuring: Bool, latencies: [Double], errors: Int, firstError: String?)>((false, [], 0, nil))
+    let window = Locked<(measuring: Bool, latencies: [Double], errors: Int, firstError: String?)>((false, [], 0, nil))
     let stop = Atomic<Bool>(false)
 }

@@ -4,6 +4,7 @@
 // daemon's memory returns to its baseline; slow clients are cut off and thousands of idle
 // connections do not starve anyone.
 
+import Locking
 import Foundation
 import Server
 import ServerTestSupport
@@ -20,8 +21,8 @@ func status(_ answer: String) -> Int? {
 }
 
 final class GoodStream: Sendable {
-    let latencies = Mutex<[Double]>([])
-    let failures = Mutex<[String]>([])
+    let latencies = Locked<[Double]>([])
+    let failures = Locked<[String]>([])
     let stop = Atomic<Bool>(false)
 
     /// Sends classify requests one after another until stopped.

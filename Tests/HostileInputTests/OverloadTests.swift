@@ -3,6 +3,7 @@
 // that does not grow with time, memory stays flat, and service is normal as soon as the load
 // drops. `make overload` runs it for 60 s (REVSERVE_OVERLOAD_SECONDS); `make test` for 8 s.
 
+import Locking
 import Foundation
 import Server
 import ServerTestSupport
@@ -11,10 +12,10 @@ import Testing
 
 final class OverloadLog: Sendable {
     /// (seconds since start, latency ms) of accepted requests.
-    let accepted = Mutex<[(Double, Double)]>([])
+    let accepted = Locked<[(Double, Double)]>([])
     let refused = Atomic<Int>(0)
     let refusedWithoutRetryAfter = Atomic<Int>(0)
-    let other = Mutex<[String]>([])
+    let other = Locked<[String]>([])
     let stop = Atomic<Bool>(false)
 }
 

@@ -1,8 +1,8 @@
 // BatchSchedulerTests: the scheduler actor with a real network on a compute thread: concurrent
 // callers are batched and each gets its own answer; full queues, deadlines and cancellation.
 
+import Locking
 import Foundation
-import Synchronization
 import Testing
 @testable import Inference
 import RevNet
@@ -13,9 +13,9 @@ import Tensor
     func concurrentCallersAreBatchedAndGetTheirOwnAnswers() async throws {
         let net = try Network(config: NetworkConfig(architecture: "midpoint", inputShape: [1, 6, 6], numClasses: 3,
                                                     unitChannels: [4], unitBlocks: [2]), seed: 1)
-        let sizes = Mutex<[Int]>([])
+        let sizes = Locked<[Int]>([])
         let statistics = ModelStatistics()
-        let observed = Mutex<[Int]>([])
+        let observed = Locked<[Int]>([])
         let scheduler = BatchScheduler(configuration: BatchingConfiguration(maxBatch: 16, maxQueueDelay: 20_000_000, maxQueue: 100),
                                        inputSize: 36, classes: 3, compute: ComputeThread(), statistics: statistics,
                                        observer: BatchObserver(batchExecuted: { n, _ in observed.withLock { $0.append(n) } })) { inputs, n in

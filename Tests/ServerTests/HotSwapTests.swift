@@ -3,6 +3,7 @@
 // level), broken versions (truncated, NaN, wrong architecture) leaving the previous one
 // serving, `revserve train --repository` picked up by itself, and owner-only control.
 
+import Locking
 import Foundation
 import Server
 import Synchronization
@@ -56,8 +57,8 @@ extension DaemonProcess {
         let daemon = try await DaemonProcess(models: repository.path)
         let png = try sample("0009-sneaker.png")
         final class Log: Sendable {
-            let answers = Mutex<[[Int]]>(Array(repeating: [], count: 16))
-            let failures = Mutex<[String]>([])
+            let answers = Locked<[[Int]]>(Array(repeating: [], count: 16))
+            let failures = Locked<[String]>([])
             let stop = Atomic<Bool>(false)
             let pause = Atomic<Bool>(false)
         }

@@ -3,6 +3,7 @@
 // in the log while the rest serve); replacing a plugin library under load reloads the models
 // using it without a failed request.
 
+import Locking
 import Foundation
 import PluginHost
 import RevNet
@@ -73,7 +74,7 @@ func compileTestPlugin(into directory: URL, name: String, architecture: String =
 
         final class Log: Sendable {
             let ok = Atomic<Int>(0)
-            let failures = Mutex<[String]>([])
+            let failures = Locked<[String]>([])
             let stop = Atomic<Bool>(false)
         }
         let log = Log()

@@ -1,7 +1,7 @@
 // ThreadingTests: the worker pool runs every chunk exactly once, tolerates nested and concurrent
 // callers, and threaded kernels are deterministic for a given thread count.
 
-import Synchronization
+import Locking
 import Testing
 @testable import Tensor
 
@@ -10,7 +10,7 @@ import Testing
     func everyChunkRunsExactlyOnce(threads: Int) {
         let pool = ComputeThreads(threads)
         for total in [0, 1, 2, 7, 64, 1000] {
-            let hits = Mutex([Int](repeating: 0, count: total))
+            let hits = Locked([Int](repeating: 0, count: total))
             pool.forEachChunk(of: total) { _, range in
                 hits.withLock { for i in range { $0[i] += 1 } }
             }
@@ -29,7 +29,7 @@ import Testing
 
     @Test func nestedUseRunsInlineWithoutDeadlock() {
         let pool = ComputeThreads(2)
-        let count = Mutex(0)
+        let count = Locked(0)
         pool.forEachChunk(of: 4) { _, outer in
             pool.forEachChunk(of: 10) { _, inner in count.withLock { $0 += inner.count * outer.count } }
         }

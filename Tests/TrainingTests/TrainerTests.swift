@@ -2,6 +2,7 @@
 // and resumed run equals an uninterrupted one, the repository writer only ever exposes complete
 // versions, and bad setups fail before any training.
 
+import Locking
 import Foundation
 import Synchronization
 import Testing
@@ -95,7 +96,7 @@ func relativeDifference(_ a: ParameterSet, _ b: ParameterSet) -> Double {
     @Test func repositoryWriterOnlyExposesCompleteVersions() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let watching = Atomic<Bool>(true), problems = Mutex<[String]>([])
+        let watching = Atomic<Bool>(true), problems = Locked<[String]>([])
         // A watcher that, like the daemon, looks at every numbered directory it can see.
         let watcher = Thread {
             while watching.load(ordering: .relaxed) {
