@@ -64,14 +64,12 @@ fuzz: test-deps
 	      .build-fuzz/corpus/$$t Fuzz/corpus/$$t || exit 1; \
 	done
 
-# The whole suite under ThreadSanitizer, then under AddressSanitizer (optimised builds in their
-# own folders; slower than CI's budget, so not part of `make test`; results in docs/SECURITY.md).
-SANITIZE_FLAGS := -c release -Xswiftc -enable-testing
+# The whole suite under ThreadSanitizer, then under AddressSanitizer + LeakSanitizer (optimised
+# builds in their own folders; fails on any sanitizer report from any process; slower than CI's
+# budget, so not part of `make test`; results in docs/SECURITY.md). scripts/test-sanitize.sh.
 test-sanitize: test-deps
-	swift build $(SANITIZE_FLAGS) --scratch-path .build-tsan --sanitize=thread --build-tests
-	swift test $(SANITIZE_FLAGS) --scratch-path .build-tsan --sanitize=thread --skip-build
-	swift build $(SANITIZE_FLAGS) --scratch-path .build-asan --sanitize=address --build-tests
-	swift test $(SANITIZE_FLAGS) --scratch-path .build-asan --sanitize=address --skip-build
+	scripts/test-sanitize.sh thread
+	scripts/test-sanitize.sh address
 
 # The overload test for a full minute (make test runs it for 8 seconds).
 overload: test-deps

@@ -67,6 +67,8 @@ public final class ModelStore: Sendable {
         public var versions: [Int: Version] = [:]
         /// A problem of the model as a whole (bad config.json, unloaded, no versions).
         public var reason = ""
+        /// Seen in the repository and about to be loaded (behind other models' loading).
+        public var pending = false
 
         public init(name: String) { self.name = name }
 
@@ -75,12 +77,18 @@ public final class ModelStore: Sendable {
         /// The model's state as one word: READY if any version is, else LOADING if any loads.
         public var state: ModelState {
             if versions.values.contains(where: { $0.state == .ready }) { return .ready }
-            if versions.values.contains(where: { $0.state == .loading }) { return .loading }
+            if pending || versions.values.contains(where: { $0.state == .loading }) { return .loading }
             return .unavailable
         }
     }
 
     private let models = Locked<[String: Entry]>([:])
+    /// Until the first repository scan has registered every model, an unknown name may be a
+    /// model not read yet: such lookups answer "loading", not "unknown".
+    private let firstScanDone = Locked(false)
+
+    /// Called once every model of the first scan has an entry.
+    public func markFirstScanDone() { firstScanDone.withLock { $0 = true } }
 
     public init() {}
 
@@ -109,7 +117,12 @@ public final class ModelStore: Sendable {
 
     /// The instance for `name` at `version`, or its newest ready version.
     public func resolve(_ name: String, version: Int? = nil) throws(ModelLookupError) -> ServingModel {
-        guard let entry = entry(name) else { throw .unknownModel(name, known: all.map(\.name)) }
+        guard let entry = entry(name) else {
+            if !firstScanDone.withLock({ $0 }) {
+                throw .notReady(name, version: nil, state: .loading, reason: "the server is still reading its model repository")
+            }
+            throw .unknownModel(name, known: all.map(\.name))
+        }
         if let version {
             guard let v = entry.versions[version] else { throw .unknownVersion(name, version: version, serving: entry.ready) }
             guard v.state == .ready, let serving = v.serving else {

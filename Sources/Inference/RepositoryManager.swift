@@ -79,6 +79,7 @@ public actor RepositoryManager {
         let scanned: [ModelSource]
         do { scanned = try ModelRepository.scan(directory) } catch {
             logger.error("\(error)")
+            store.markFirstScanDone()   // nothing to wait for: unknown names are unknown
             return
         }
         let onDisk = Dictionary(uniqueKeysWithValues: scanned.map { ($0.name, $0) })
@@ -90,8 +91,15 @@ public actor RepositoryManager {
             attempted[name] = nil
         }
         sources = onDisk
+        // Every model is known (LOADING) before the first one loads: loading is one model at a
+        // time, and a model waiting its turn must not look unknown (404) meanwhile.
+        for source in scanned where !unloaded.contains(source.name) && store.entry(source.name) == nil {
+            store.update(source.name) { $0.pending = true }
+        }
+        store.markFirstScanDone()
         for source in scanned where !unloaded.contains(source.name) {
             await bringUpToDate(source)
+            store.update(source.name) { $0.pending = false }
         }
     }
 

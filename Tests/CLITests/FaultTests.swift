@@ -16,7 +16,7 @@ import Glibc
     let tiny = ["--arch", "hamiltonian", "--units", "1,1", "--channels", "4,8", "--dataset", "synthetic",
                 "--synthetic-count", "40", "--batch-size", "20", "--threads", "1"]
 
-    @Test(.timeLimit(.minutes(4))) func killNineFiftyTimesNeverTearsACheckpoint() async throws {
+    @Test(.timeLimit(.minutes(4 * testSlowdownMinutes))) func killNineFiftyTimesNeverTearsACheckpoint() async throws {
         // Half a minute of waiting on processes: on a thread of its own, not one of Swift
         // concurrency's two pool threads that the rest of the suite needs.
         try await onThread { try Self.killNineRounds(tiny: tiny) }
@@ -37,7 +37,7 @@ import Glibc
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            usleep(UInt32.random(in: 150_000...900_000, using: &rng))
+            usleep(UInt32(Double(UInt32.random(in: 150_000...900_000, using: &rng)) * testSlowdown))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             guard FileManager.default.fileExists(atPath: path) else { continue }
@@ -56,7 +56,7 @@ import Glibc
         print("kill -9 of train: 50 rounds, \(complete) with a checkpoint, all readable; resumed from step \(lastStep); temporaries left by the last kill: \(leftovers.count)")
     }
 
-    @Test(.timeLimit(.minutes(2))) func aFullDiskIsReportedAndThePreviousCheckpointSurvives() throws {
+    @Test(.timeLimit(.minutes(2 * testSlowdownMinutes))) func aFullDiskIsReportedAndThePreviousCheckpointSurvives() throws {
         guard getuid() == 0 else {
             Issue.record("this test mounts a small tmpfs and needs root (make test runs as root on the project's machines)")
             return

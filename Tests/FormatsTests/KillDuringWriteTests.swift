@@ -34,13 +34,15 @@ import Tensor
                                                                      mean: [0, 0, 0], std: [1, 1, 1]),
                                             labels: (0..<10).map { "c\($0)" }, weights: initial), to: path)
         var generations = Set<Float>()
+        // make test-sanitize sets REVSERVE_TEST_SLOWDOWN: the writer needs that much longer per file.
+        let slowdown = max(1, Double(ProcessInfo.processInfo.environment["REVSERVE_TEST_SLOWDOWN"] ?? "") ?? 1)
         for round in 0..<60 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = [path]
             process.standardOutput = FileHandle.nullDevice
             try process.run()
-            usleep(UInt32.random(in: 2_000...40_000))
+            usleep(UInt32(Double(UInt32.random(in: 2_000...40_000)) * slowdown))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             let checkpoint = try CheckpointFile.read(path, layout: layout)   // throws if torn

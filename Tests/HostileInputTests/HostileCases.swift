@@ -16,8 +16,10 @@ struct HostileCase: Sendable {
 }
 
 /// The daemon's limits in this suite (passed on its command line).
-let suiteArguments = ["--max-body-bytes", "1000000", "--max-images-per-request", "16", "--request-timeout-ms", "1000",
-                      "--max-header-bytes", "8192", "--idle-timeout-ms", "2000"]
+/// Timeouts scale with testSlowdown: under a sanitizer, reading a 900 KB body honestly takes longer.
+let suiteArguments = ["--max-body-bytes", "1000000", "--max-images-per-request", "16",
+                      "--request-timeout-ms", "\(Int(1000 * testSlowdown))",
+                      "--max-header-bytes", "8192", "--idle-timeout-ms", "\(Int(2000 * testSlowdown))"]
 
 func request(_ method: String, _ path: String, headers: [String] = [], body: [UInt8] = [], contentLength: Bool = true) -> [UInt8] {
     var head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"

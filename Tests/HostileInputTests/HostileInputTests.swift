@@ -46,7 +46,7 @@ final class GoodStream: Sendable {
     }
 }
 
-@Suite(.serialized, .timeLimit(.minutes(5))) struct HostileInputTests {
+@Suite(.serialized, .timeLimit(.minutes(5 * testSlowdownMinutes))) struct HostileInputTests {
     @Test func everyHostileRequestGetsTheRightAnswerWhileGoodOnesFlow() async throws {
         let daemon = try await DaemonProcess(arguments: suiteArguments)
         let png = try sample("0009-sneaker.png")
@@ -89,14 +89,19 @@ final class GoodStream: Sendable {
         #expect(failures.isEmpty, "good requests failed during the hostile run: \(failures.prefix(3))")
         #expect(during.latencies.withLock { $0.count } >= 10)
         // The hostile requests share the two cores, so "unchanged" allows for their own work.
-        #expect(during.median <= 4 * baseline.median + 25, "good p50 \(during.median) ms during vs \(baseline.median) ms before")
+        if let activeSanitizer {
+            print("hostile: latency not checked under \(activeSanitizer) sanitizer")
+        } else {
+            #expect(during.median <= 4 * baseline.median + 25, "good p50 \(during.median) ms during vs \(baseline.median) ms before")
+        }
         print("hostile: \(cases.count) cases; good p50 \(baseline.median) ms before, \(during.median) ms during, \(during.latencies.withLock { $0.count }) good answers")
 
         // Memory returns to where it was.
         try await Task.sleep(nanoseconds: 1_000_000_000)
         let memoryAfter = try await residentFloor(daemon.process.processIdentifier)
         print("hostile: resident \(memoryBefore >> 10) KiB before, \(memoryAfter >> 10) KiB after")
-        #expect(Double(memoryAfter) <= 1.10 * Double(memoryBefore), "resident \(memoryAfter >> 20) MiB after vs \(memoryBefore >> 20) MiB before")
+        if let activeSanitizer { print("hostile: memory not checked under \(activeSanitizer) sanitizer") }
+        else { #expect(Double(memoryAfter) <= 1.10 * Double(memoryBefore), "resident \(memoryAfter >> 20) MiB after vs \(memoryBefore >> 20) MiB before") }
         #expect(try await daemon.get("/v2/health/ready").status == 200)
     }
 
@@ -119,10 +124,10 @@ final class GoodStream: Sendable {
         } }
         // A body trickled after a complete head runs into --request-timeout-ms (1 s): 408.
         let slowBody = Task { try await onThread {
-            try rawExchange(socket: socket, Array("POST /v2/models/hamiltonian/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"inp".utf8), timeout: 10)
+            try rawExchange(socket: socket, Array("POST /v2/models/hamiltonian/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"inp".utf8), timeout: Int(10 * testSlowdown))
         } }
         let (headAnswer, seconds) = try await slowHead.value
-        #expect(!headAnswer.hasPrefix("HTTP/1.1 200") && seconds < 10, "a slow head was served: \(headAnswer.prefix(100)) after \(seconds) s")
+        #expect(!headAnswer.hasPrefix("HTTP/1.1 200") && seconds < 10 * testSlowdown, "a slow head was served: \(headAnswer.prefix(100)) after \(seconds) s")
         let bodyAnswer = try await slowBody.value
         #expect(status(bodyAnswer) == 408 && bodyAnswer.contains("--request-timeout-ms"), "\(bodyAnswer.prefix(300))")
     }

@@ -19,7 +19,7 @@ final class OverloadLog: Sendable {
     let stop = Atomic<Bool>(false)
 }
 
-@Suite(.serialized, .timeLimit(.minutes(4))) struct OverloadTests {
+@Suite(.serialized, .timeLimit(.minutes(4 * testSlowdownMinutes))) struct OverloadTests {
     @Test func overloadIsRefusedFastAndServiceRecovers() async throws {
         let seconds = Double(ProcessInfo.processInfo.environment["REVSERVE_OVERLOAD_SECONDS"] ?? "") ?? 8
         // A short queue: 64 images, batches of 32; 256 clients always have a request in flight.
@@ -81,24 +81,29 @@ final class OverloadLog: Sendable {
         // In the daemon, a request waits at most for the two batches the queue holds ahead of it
         // plus the delay. Both figures are histogram bucket bounds, which round up by as much as
         // 2.5× (…, 1, 2.5, 5 s), hence 3 rather than 2 batches.
-        #expect(queueP99 <= 3 * computeP99 + 0.05, "queued p99 \(queueP99) s vs batch p99 \(computeP99) s")
+        // Under a sanitizer, latency and memory are the instrumentation's: only what must hold
+        // at any speed is checked (every refusal is a 503 with Retry-After, nothing else fails,
+        // the service recovers).
+        let timed = activeSanitizer == nil
+        if !timed { print("overload: latency and memory not checked under \(activeSanitizer ?? "") sanitizer") }
+        if timed { #expect(queueP99 <= 3 * computeP99 + 0.05, "queued p99 \(queueP99) s vs batch p99 \(computeP99) s") }
         #expect(refused > 0, "the load never exceeded the queue")
         #expect(log.refusedWithoutRetryAfter.load(ordering: .relaxed) == 0)
         #expect(other.isEmpty, "\(other.count) answers other than 200 and 503: \(other.prefix(3))")
-        #expect(accepted.count > 100)
+        #expect(Double(accepted.count) > 100 / testSlowdown)
         // Accepted requests wait at most for the queue ahead of them (two batches) plus their own:
         // bounded, and not growing as the overload goes on.
         // (On a loaded machine the first half may see few acceptances while connections pile up;
         // then the whole run's p99 is the reference.)
         let earlyCount = accepted.filter { $0.0 < half }.count
         let reference = earlyCount >= 20 ? early : p99(accepted.map(\.1))
-        #expect(late <= 2 * reference + 50, "p99 grew from \(reference) ms to \(late) ms (\(earlyCount) accepted in the first half)")
+        if timed { #expect(late <= 2 * reference + 50, "p99 grew from \(reference) ms to \(late) ms (\(earlyCount) accepted in the first half)") }
         // Memory: past the ramp-up (the first third, while connections pile up), the last third
         // of the run holds no more than the middle one: nothing accumulates.
         let third = max(1, memory.count / 3)
         let middle = memory.dropFirst(third).prefix(third).max() ?? 0, last = memory.suffix(third).max() ?? 0
-        #expect(Double(last) <= 1.2 * Double(middle), "resident memory grew: \(memory.map { $0 >> 20 }) MiB")
-        #expect(single.status == 200 && recovery < 500, "after the load: \(single.status) in \(recovery) ms")
+        if timed { #expect(Double(last) <= 1.2 * Double(middle), "resident memory grew: \(memory.map { $0 >> 20 }) MiB") }
+        #expect(single.status == 200 && recovery < 500 * testSlowdown, "after the load: \(single.status) in \(recovery) ms")
     }
 }
 

@@ -14,6 +14,16 @@ public let bundledModels = repositoryRoot.appendingPathComponent("models").path
 public let samplesDirectory = repositoryRoot.appendingPathComponent("samples")
 
 /// The built revserve binary: $REVSERVE_BIN, or next to the test bundle, or in a build folder.
+/// How many times slower than an optimised build this run's code is: REVSERVE_TEST_SLOWDOWN,
+/// set by `make test-sanitize` (sanitizers slow code 2–15×). Waits and time bounds scale with it.
+public let testSlowdown: Double = max(1, Double(ProcessInfo.processInfo.environment["REVSERVE_TEST_SLOWDOWN"] ?? "") ?? 1)
+/// `testSlowdown` rounded up, for time limits given in whole minutes.
+public let testSlowdownMinutes = Int(testSlowdown.rounded(.up))
+/// The sanitizer this run is built with (REVSERVE_SANITIZER), if any. Resident memory and
+/// latency are then the sanitizer's (shadow memory, quarantine, instrumentation): tests that
+/// measure them say so in their output and check only what does not depend on them.
+public let activeSanitizer: String? = ProcessInfo.processInfo.environment["REVSERVE_SANITIZER"]
+
 public func revserveBinary() throws -> String {
     if let path = ProcessInfo.processInfo.environment["REVSERVE_BIN"] { return path }
     let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -83,9 +93,9 @@ public final class DaemonProcess: @unchecked Sendable {
 
     public var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
-    /// Polls `path` until it answers 200 (up to 60 s).
+    /// Polls `path` until it answers 200 (up to 60 s × testSlowdown).
     public func waitFor(_ path: String) async throws {
-        for _ in 0..<1200 {
+        for _ in 0..<Int(1200 * testSlowdown) {
             guard process.isRunning else { throw HarnessError.failed("the daemon exited with \(process.terminationStatus): \(log)") }
             if let r = try? await get(path), r.status == 200 { return }
             try await Task.sleep(nanoseconds: 50_000_000)
@@ -105,9 +115,9 @@ public final class DaemonProcess: @unchecked Sendable {
         try await post(path, Array(try JSONSerialization.data(withJSONObject: object)), headers: [("Content-Type", "application/json")])
     }
 
-    /// Waits (up to 60 s) until `model`'s queue holds `images` images, per /metrics.
+    /// Waits (up to 60 s × testSlowdown) until `model`'s queue holds `images` images, per /metrics.
     public func waitForQueueDepth(_ images: Int, model: String) async throws -> Bool {
-        for _ in 0..<600 {
+        for _ in 0..<Int(600 * testSlowdown) {
             let metrics = try await get("/metrics").text
             let depth = metrics.split(separator: "\n").first { $0.hasPrefix("revserve_queue_depth{model=\"\(model)\"}") }
                 .flatMap { Double($0.split(separator: " ").last ?? "") }.map(Int.init) ?? 0
@@ -117,10 +127,10 @@ public final class DaemonProcess: @unchecked Sendable {
         return false
     }
 
-    /// Sends a signal and waits for the exit status (up to 60 s).
+    /// Sends a signal and waits for the exit status (up to 60 s × testSlowdown).
     public func stop(_ signal: Int32 = SIGTERM) async throws -> Int32 {
         kill(process.processIdentifier, signal)
-        for _ in 0..<600 where process.isRunning { try await Task.sleep(nanoseconds: 100_000_000) }
+        for _ in 0..<Int(600 * testSlowdown) where process.isRunning { try await Task.sleep(nanoseconds: 100_000_000) }
         guard !process.isRunning else { throw HarnessError.failed("the daemon did not exit after signal \(signal): \(log)") }
         return process.terminationStatus
     }

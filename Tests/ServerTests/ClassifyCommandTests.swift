@@ -5,7 +5,7 @@ import Foundation
 import ServerTestSupport
 import Testing
 
-@Suite(.timeLimit(.minutes(2))) struct ClassifyCommandTests {
+@Suite(.timeLimit(.minutes(2 * testSlowdownMinutes))) struct ClassifyCommandTests {
     @Test func classifiesFilesInOrderAsTextAndJSON() async throws {
         let daemon = try await DaemonProcess()
         let files = ["0000-ankle-boot.png", "0002-trouser.png", "0018-bag.png"].map { samplesDirectory.appendingPathComponent($0).path }

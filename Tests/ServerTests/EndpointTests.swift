@@ -6,7 +6,7 @@ import Server
 import ServerTestSupport
 import Testing
 
-@Suite(.timeLimit(.minutes(2))) struct EndpointTests {
+@Suite(.timeLimit(.minutes(2 * testSlowdownMinutes))) struct EndpointTests {
     @Test func healthServerAndModelMetadata() async throws {
         let daemon = try await DaemonProcess()
         #expect(try jsonObject(try await daemon.get("/v2/health/live"))["live"] as? Bool == true)

@@ -8,7 +8,7 @@ import Server
 import ServerTestSupport
 import Testing
 
-@Suite(.timeLimit(.minutes(3))) struct ErrorTests {
+@Suite(.timeLimit(.minutes(3 * testSlowdownMinutes))) struct ErrorTests {
     @Test func badRequestsGetA400ThatSaysWhy() async throws {
         let daemon = try await DaemonProcess(arguments: ["--max-body-bytes", "200000", "--max-image-pixels", "1000"])
         let png = try sample("0009-sneaker.png")

@@ -50,7 +50,7 @@ extension DaemonProcess {
     }
 }
 
-@Suite(.timeLimit(.minutes(5))) struct HotSwapTests {
+@Suite(.timeLimit(.minutes(5 * testSlowdownMinutes))) struct HotSwapTests {
     @Test func twentySwapsUnderLoadLoseNothing() async throws {
         let repository = try repositoryWithModel("m")
         defer { try? FileManager.default.removeItem(at: repository) }
@@ -112,7 +112,8 @@ extension DaemonProcess {
         #expect(answers.map { $0.last ?? 0 }.max() == 21)
         let index = try await daemon.index()
         #expect(index.count == 1 && index[0]["version"] as? String == "21" && index[0]["state"] as? String == "READY", "\(index)")
-        #expect(Double(after) <= 1.10 * Double(baseline), "resident \(after >> 20) MiB after 20 swaps vs \(baseline >> 20) MiB with one version")
+        if let activeSanitizer { print("hot swap: memory not checked under \(activeSanitizer) sanitizer") }
+        else { #expect(Double(after) <= 1.10 * Double(baseline), "resident \(after >> 20) MiB after 20 swaps vs \(baseline >> 20) MiB with one version") }
     }
 
     @Test func brokenVersionsLeaveThePreviousOneServing() async throws {

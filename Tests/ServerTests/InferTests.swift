@@ -26,7 +26,7 @@ func close(_ a: [Float], _ b: [Float], _ tolerance: Float = 1e-4) -> Bool {
 
 func littleEndian(_ n: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(n).littleEndian) { Array($0) } }
 
-@Suite(.timeLimit(.minutes(2))) struct InferTests {
+@Suite(.timeLimit(.minutes(2 * testSlowdownMinutes))) struct InferTests {
     let sneaker: [UInt8], bag: [UInt8]
     init() throws {
         sneaker = try sample("0009-sneaker.png")

@@ -33,18 +33,29 @@ func fileMode(_ path: String) -> UInt32? {
     return lstat(path, &st) == 0 ? UInt32(st.st_mode) & 0o7777 : nil
 }
 
-@Suite(.timeLimit(.minutes(3))) struct LifecycleTests {
+@Suite(.timeLimit(.minutes(3 * testSlowdownMinutes))) struct LifecycleTests {
     @Test func liveAnswersWhileModelsLoadAndReadyFlipsAfter() async throws {
-        // Warm-up runs a full batch: 1024 images of 3×64×64 take ~10 s on two cores.
+        // Warm-up runs a full batch: 1024 images of 3×64×64 take ~10 s on two cores. Models
+        // load one at a time in name order, so "zeta" waits behind "slow" and must be reported
+        // LOADING meanwhile, not unknown.
         let repository = try randomModelRepository(name: "slow", inputShape: [3, 64, 64])
         defer { try? FileManager.default.removeItem(at: repository) }
+        let second = try randomModelRepository(name: "zeta", inputShape: [3, 8, 8])
+        try FileManager.default.moveItem(at: second.appendingPathComponent("zeta"), to: repository.appendingPathComponent("zeta"))
+        try? FileManager.default.removeItem(at: second)
         let daemon = try await DaemonProcess(models: repository.path, arguments: ["--max-batch", "1024"], waitReady: false)
         let ready = try await daemon.get("/v2/health/ready")
         #expect(ready.status == 503 && ready.header("Retry-After") != nil && errorMessage(ready).contains("loading"), "\(ready.text)")
-        let model = try await daemon.get("/v2/models/slow/ready")
-        #expect(model.status == 503 && errorMessage(model).contains("LOADING"), "\(model.text)")
+        for name in ["slow", "zeta"] {
+            let model = try await daemon.get("/v2/models/\(name)/ready")
+            #expect(model.status == 503 && model.header("Retry-After") != nil, "\(name): \(model.text)")
+            #expect(errorMessage(model).contains("LOADING") || errorMessage(model).contains("still reading its model repository"),
+                    "\(name): \(model.text)")
+        }
         try await daemon.waitFor("/v2/health/ready")
         #expect(try await daemon.get("/v2/models/slow/ready").status == 200)
+        #expect(try await daemon.get("/v2/models/zeta/ready").status == 200)
+        #expect(try await daemon.get("/v2/models/nothere/ready").status == 404)
         #expect(try await daemon.stop() == 0)
     }
 

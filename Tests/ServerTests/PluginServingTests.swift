@@ -28,7 +28,7 @@ func compileTestPlugin(into directory: URL, name: String, architecture: String =
     return out
 }
 
-@Suite(.serialized, .timeLimit(.minutes(3))) struct PluginServingTests {
+@Suite(.serialized, .timeLimit(.minutes(3 * testSlowdownMinutes))) struct PluginServingTests {
     @Test func aModelOfACPluginIsServedAndAWrongABIIsRefused() async throws {
         let plugins = try temporaryDirectory(), repository = try temporaryDirectory()
         defer { [plugins, repository].forEach { try? FileManager.default.removeItem(at: $0) } }

@@ -24,7 +24,7 @@ func freePort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-@Suite(.timeLimit(.minutes(5))) struct TritonClientTests {
+@Suite(.timeLimit(.minutes(5 * testSlowdownMinutes))) struct TritonClientTests {
     @Test func tritonclientSpeaksToTheTCPListener() async throws {
         let port = try freePort()
         let daemon = try await DaemonProcess(arguments: ["--listen", "tcp://127.0.0.1:\(port)"])

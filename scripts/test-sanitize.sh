@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# test-sanitize.sh thread|address: the whole test suite under ThreadSanitizer or
+# AddressSanitizer (+ LeakSanitizer), in its own build folder (.build-tsan / .build-asan).
+#
+# Reports from every process (the test runner and each daemon, CLI or writer it starts) go to
+# files in .build-*/sanitizer-reports instead of stderr, and the sanitizer's exit status is 0:
+# otherwise a report would break tests that check a subprocess's stderr or status for their
+# own reasons. The script fails if any report file appears, and prints them.
+# Executables export their symbols (-export-dynamic) so that the sanitizer runtime, linked into
+# the executable, also serves the instrumented plugin libraries the daemon dlopens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind=${1:?usage: test-sanitize.sh thread|address}
+case $kind in
+  thread) dir=.build-tsan ;;
+  address) dir=.build-asan ;;
+  *) echo "test-sanitize.sh: unknown sanitizer '$kind' (thread or address)" >&2; exit 2 ;;
+esac
+flags=(-c release -Xswiftc -enable-testing -Xlinker --export-dynamic --scratch-path "$dir" --sanitize="$kind")
+swift build "${flags[@]}" --build-tests
+
+reports="$PWD/$dir/sanitizer-reports"
+rm -rf "$reports"; mkdir -p "$reports"
+suppressions="$PWD/scripts/sanitizer-suppressions"
+export TSAN_OPTIONS="log_path=$reports/tsan exitcode=0 halt_on_error=0 history_size=4 suppressions=$suppressions/tsan.txt"
+export ASAN_OPTIONS="log_path=$reports/asan exitcode=0 detect_leaks=1"
+export LSAN_OPTIONS="suppressions=$suppressions/lsan.txt print_suppressions=0"
+# Timing bounds in the tests scale with this (sanitized code runs 2–15× slower).
+export REVSERVE_TEST_SLOWDOWN=${REVSERVE_TEST_SLOWDOWN:-8} REVSERVE_SANITIZER=$kind
+
+status=0
+swift test "${flags[@]}" --skip-build "${@:2}" || status=$?
+shopt -s nullglob
+found=("$reports"/*)
+if [ ${#found[@]} -gt 0 ]; then
+  echo "== $kind sanitizer: ${#found[@]} report file(s) in $reports ==" >&2
+  for f in "${found[@]}"; do echo "--- $f" >&2; head -60 "$f" >&2; done
+  status=1
+else
+  echo "== $kind sanitizer: no reports ==" >&2
+fi
+exit $status
