@@ -82,8 +82,8 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
         }
         let table = t
         // Gradient buffers the plugin accumulates into, copied back after the call.
-        var buffers = gradients.map { UnsafeMutablePointer<Float>.allocate(capacity: max(1, $0.count)) }
-        defer { buffers.forEach { $0.deallocate() } }
+        let buffers = gradients.map { UnsafeMutablePointer<Float>.allocate(capacity: max(1, $0.count)) }
+        defer { buffers.forEach { $0.deallocate() } }   // on every path (this once leaked them all on success)
         for (b, g) in zip(buffers, gradients) { g.data.withUnsafeBufferPointer { b.update(from: $0.baseAddress!, count: $0.count) } }
         let pointers: [UnsafeMutablePointer<Float>?] = buffers.map { $0 }
         let (state, _) = try blockCall("backward", j, p, outputGradient.parts, h, ctx) { call, parts, count, out, _, e in
@@ -93,7 +93,6 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
             let n = gradients[i].count
             gradients[i].data.withUnsafeMutableBufferPointer { dst in dst.baseAddress!.update(from: buffers[i], count: n) }
         }
-        buffers = []
         return state
     }
 

@@ -103,7 +103,8 @@ final class OverloadLog: Sendable {
         let third = max(1, memory.count / 3)
         let middle = memory.dropFirst(third).prefix(third).max() ?? 0, last = memory.suffix(third).max() ?? 0
         if timed { #expect(Double(last) <= 1.2 * Double(middle), "resident memory grew: \(memory.map { $0 >> 20 }) MiB") }
-        #expect(single.status == 200 && recovery < 500 * testSlowdown, "after the load: \(single.status) in \(recovery) ms")
+        #expect(single.status == 200, "after the load: \(single.status) in \(recovery) ms")
+        if timed { #expect(recovery < 500, "after the load: answered in \(recovery) ms") }
     }
 }
 
