@@ -58,8 +58,8 @@ fuzz: test-deps
 	@for t in png infer multipart checkpoint; do \
 	  mkdir -p .build-fuzz/corpus/$$t Fuzz/regressions/$$t; \
 	  echo "== fuzzing $$t for $(FUZZ_SECONDS) s"; \
-	  leaks=1; [ $$t = checkpoint ] && leaks=0; \
-	  SWIFT_BACKTRACE=enable=no REVSERVE_FUZZ_TARGET=$$t .build-fuzz/release/revserve-fuzz -max_total_time=$(FUZZ_SECONDS) \
+	  leaks=1; nullok=0; [ $$t = checkpoint ] && leaks=0 && nullok=1; \
+	  ASAN_OPTIONS=allocator_may_return_null=$$nullok SWIFT_BACKTRACE=enable=no REVSERVE_FUZZ_TARGET=$$t .build-fuzz/release/revserve-fuzz -max_total_time=$(FUZZ_SECONDS) \
 	      -max_len=65536 -detect_leaks=$$leaks -print_final_stats=1 -artifact_prefix=Fuzz/regressions/$$t/ \
 	      .build-fuzz/corpus/$$t Fuzz/corpus/$$t || exit 1; \
 	done

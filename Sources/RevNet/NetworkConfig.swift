@@ -37,6 +37,12 @@ public struct NetworkConfig: Sendable, Equatable, Codable {
         return (h, w)
     }
 
+    /// The largest network accepted: 2^28 parameters (1 GiB of float32, hamiltonian-1202 has 19.4 M).
+    public static let maxParameters = 1 << 28
+    /// The largest input accepted: 2^24 values per image (a 4096 × 4096 grey image; the presets
+    /// take 3 072).
+    public static let maxInputValues = 1 << 24
+
     /// Checks everything that does not depend on the architecture; the architecture's own
     /// constraints are checked by `validate(for:)`.
     public func validate() throws(ConfigError) {
@@ -61,6 +67,19 @@ public struct NetworkConfig: Sendable, Equatable, Codable {
         let last = resolution(unit: units - 1)
         guard last.h >= 1, last.w >= 1 else {
             throw bad("input_shape", "\(inputShape[1])×\(inputShape[2]) is too small for \(units) units: each transition halves it")
+        }
+        // Sizes are checked before anything is allocated for them: a damaged or hostile
+        // checkpoint can declare any shape (the checkpoint fuzzer's 2 GiB out-of-memory).
+        let inputValues = inputShape.reduce(1.0) { $0 * Double($1) }
+        guard inputValues <= Double(Self.maxInputValues) else {
+            throw bad("input_shape", "\(inputShape) is \(Int(inputValues)) values per image; the limit is \(Self.maxInputValues)")
+        }
+        // An upper bound for every architecture: 2 · 9 · C² per block (Midpoint and Leapfrog
+        // have 9 · C², Hamiltonian 4.5 · C²), plus stem, head and FC.
+        var parameters = Double(inputShape[0] * 9 + 2) * Double(unitChannels[0]) + Double(numClasses + 4) * Double(unitChannels[units - 1])
+        for u in 0..<units { parameters += Double(unitBlocks[u]) * (18 * Double(unitChannels[u]) * Double(unitChannels[u]) + 2 * Double(unitChannels[u])) }
+        guard parameters <= Double(Self.maxParameters) else {
+            throw bad("unit_channels", "widths \(unitChannels) with blocks \(unitBlocks) need up to \(Int(min(parameters, 9e18))) parameters; the limit is \(Self.maxParameters) (1 GiB)")
         }
         guard h.isFinite, h > 0 else { throw bad("h", "must be a positive finite step size, got \(h)") }
         guard bnEps.isFinite, bnEps > 0 else { throw bad("bn_eps", "must be positive, got \(bnEps)") }

@@ -67,7 +67,7 @@ public final class DGraph {
         forEachTap(n, ci, co, h, wd) { o, i, k in out[o] += w.value[k] * x.value[i] }
         if let b { for idx in out.indices { out[idx] += b.value[(idx / (h * wd)) % co] } }
         let y = record(DVar(out, [n, co, h, wd]))
-        y.backward = { [self] in
+        y.backward = { [unowned self] in   // the graph owns its nodes; no cycle back to it
             forEachTap(n, ci, co, h, wd) { o, i, k in
                 x.grad[i] += w.value[k] * y.grad[o]
                 w.grad[k] += x.value[i] * y.grad[o]
@@ -84,7 +84,7 @@ public final class DGraph {
         // conv reads x at i into output o through tap k; the transpose sends u at o to i.
         forEachTap(n, ci, co, h, wd) { o, i, k in out[i] += w.value[k] * u.value[o] }
         let y = record(DVar(out, [n, ci, h, wd]))
-        y.backward = { [self] in
+        y.backward = { [unowned self] in   // the graph owns its nodes; no cycle back to it
             forEachTap(n, ci, co, h, wd) { o, i, k in
                 u.grad[o] += w.value[k] * y.grad[i]
                 w.grad[k] += u.value[o] * y.grad[i]

@@ -49,6 +49,12 @@ import Testing
         #expect(tiny.contains("too small for 3 units"), "\(tiny)")
         let unknown = rejection(NetworkConfig(architecture: "resnet", unitChannels: [4], unitBlocks: [1]))
         #expect(unknown.contains("unknown architecture 'resnet'") && unknown.contains("hamiltonian"), "\(unknown)")
+        // Declared sizes are refused before anything is allocated for them (a fuzzed checkpoint
+        // declaring a huge network once ran the loader out of memory).
+        let huge = rejection(NetworkConfig(architecture: "midpoint", unitChannels: [16384], unitBlocks: [1000]))
+        #expect(huge.contains("unit_channels") && huge.contains("\(NetworkConfig.maxParameters)"), "\(huge)")
+        let wide = rejection(NetworkConfig(architecture: "midpoint", inputShape: [3, 65536, 65536], unitChannels: [4], unitBlocks: [1]))
+        #expect(wide.contains("input_shape") && wide.contains("\(NetworkConfig.maxInputValues)"), "\(wide)")
         let badH = rejection(NetworkConfig(architecture: "midpoint", unitChannels: [4], unitBlocks: [1], h: 0))
         #expect(badH.contains("invalid h"), "\(badH)")
     }
