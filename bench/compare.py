@@ -81,7 +81,7 @@ class Bench:
         cases += [(f"bundled {m}", os.path.join(ROOT, "models", m, "1", "model.h5"), samples)
                   for m in ("hamiltonian", "midpoint", "leapfrog")]
         print("\n### Same logits (max |difference| against `revserve predict`, limit 1e-4)\n")
-        print("| model | images | PyTorch | ONNX Runtime | largest |logit| |")
+        print("| model | images | PyTorch | ONNX Runtime | largest logit magnitude |")
         print("|---|---|---|---|---|")
         worst = 0.0
         for name, checkpoint, images in cases:

@@ -100,9 +100,12 @@ final class OverloadLog: Sendable {
         if timed { #expect(late <= 2 * reference + 50, "p99 grew from \(reference) ms to \(late) ms (\(earlyCount) accepted in the first half)") }
         // Memory: past the ramp-up (the first third, while connections pile up), the last third
         // of the run holds no more than the middle one: nothing accumulates.
+        // Compared by their floors: the resident size swings by 15–20% with the batches and
+        // connections in flight (samples of one run: 67 68 72 70 86 76 87 76 MiB), while
+        // anything that accumulates raises the floor.
         let third = max(1, memory.count / 3)
-        let middle = memory.dropFirst(third).prefix(third).max() ?? 0, last = memory.suffix(third).max() ?? 0
-        if timed { #expect(Double(last) <= 1.2 * Double(middle), "resident memory grew: \(memory.map { $0 >> 20 }) MiB") }
+        let middle = memory.dropFirst(third).prefix(third).min() ?? 0, last = memory.suffix(third).min() ?? 0
+        if timed { #expect(Double(last) <= 1.15 * Double(middle), "resident memory grew: \(memory.map { $0 >> 20 }) MiB") }
         #expect(single.status == 200, "after the load: \(single.status) in \(recovery) ms")
         if timed { #expect(recovery < 500, "after the load: answered in \(recovery) ms") }
     }
