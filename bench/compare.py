@@ -51,6 +51,7 @@ def python(*args):
 class Bench:
     def __init__(self, args, work):
         self.revserve, self.rounds, self.work = args.revserve, args.rounds, work
+        self.train_presets = args.train_presets.split(",")
         self.results = {"machine": machine(), "check": [], "infer": [], "train": [], "serve": []}
 
     # -- 1. same logits --------------------------------------------------------------------
@@ -136,7 +137,7 @@ class Bench:
               "| activations MiB reversible / PyTorch |")
         print("|---|---|---|---|---|---|---|---|")
         mib = 1 / 1048576
-        for preset in ("hamiltonian-74", "hamiltonian-218", "hamiltonian-1202"):
+        for preset in self.train_presets:
             repeats = {"hamiltonian-74": 5, "hamiltonian-218": 3, "hamiltonian-1202": 2}[preset]
             runs = {"reversible": [], "standard": [], "torch": []}
             for _ in range(self.rounds if preset == "hamiltonian-74" else 1):
@@ -248,6 +249,7 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--serve-seconds", type=float, default=10)
     p.add_argument("--sections", default="check,infer,train,serve")
+    p.add_argument("--train-presets", default="hamiltonian-74,hamiltonian-218,hamiltonian-1202")
     args = p.parse_args()
     os.makedirs(os.path.join(ROOT, ".build-bench"), exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="revserve-compare-") as work:
