@@ -2,6 +2,7 @@
 // systemd's sockets), then the startup models load and warm while /v2/health/live answers;
 // SIGTERM/SIGINT drain (ready turns 503, requests in flight finish) and the socket is removed.
 
+import Foundation
 import Locking
 import CShims
 import Hummingbird
@@ -14,6 +15,11 @@ import ServiceLifecycle
 import Tensor
 
 public struct Daemon: Sendable {
+    /// This executable (for the checkpoint pre-check's child), from /proc/self/exe.
+    static var ownExecutable: String {
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+    }
+
     public let configuration: ServeConfiguration
     public let logger: Logger
 
@@ -32,7 +38,10 @@ public struct Daemon: Sendable {
         _ = try ModelRepository.scan(config.modelsDirectory)   // a missing directory stops us before we listen
         let state = ServerState(), store = ModelStore(), metrics = ServerMetrics(bootstrap: true)
         let repository = RepositoryManager(directory: config.modelsDirectory,
-                                           settings: LoadSettings(batching: config.batching, threads: config.threads),
+                                           settings: LoadSettings(batching: config.batching, threads: config.threads,
+                                                                  precheck: config.checkpointCheckTimeout.map {
+                                                                      CheckpointPrecheck(executable: Self.ownExecutable, timeout: $0)
+                                                                  }),
                                            store: store, compute: ComputeThread(name: "revserve-compute"),
                                            observer: { metrics.observer(model: $0) }, logger: logger)
         let api = InferenceAPI(store: store, repository: repository, state: state, metrics: metrics, limits: config.limits)

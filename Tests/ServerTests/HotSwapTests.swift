@@ -116,6 +116,31 @@ extension DaemonProcess {
         else { #expect(Double(after) <= 1.10 * Double(baseline), "resident \(after >> 20) MiB after 20 swaps vs \(baseline >> 20) MiB with one version") }
     }
 
+    /// A checkpoint on which libhdf5 loops (found by the fuzzer, Fuzz/hangs/) is read by the
+    /// pre-check child first: the child is killed at the time limit, the version is refused
+    /// with that reason, and version 1 keeps serving and loading continues.
+    @Test func aCheckpointThatHangsTheReaderIsRefusedInTime() async throws {
+        let repository = try repositoryWithModel("m", config: #"{"architecture": "hamiltonian"}"#)
+        defer { try? FileManager.default.removeItem(at: repository) }
+        let daemon = try await DaemonProcess(models: repository.path,
+                                             arguments: ["--checkpoint-check-timeout-ms", "\(Int(2000 * testSlowdown))"])
+        let hang = repositoryRoot.appendingPathComponent("Fuzz/hangs/checkpoint/hang-22308b8dd2709b18516338776efe9789c9c6c9d8").path
+        try publish(hang, as: 2, model: "m", in: repository)
+        var row: [String: Any]?
+        for _ in 0..<Int(150 * testSlowdown) where row == nil {
+            try await Task.sleep(nanoseconds: 100_000_000)
+            row = try await daemon.index().first { $0["version"] as? String == "2" && $0["state"] as? String == "UNAVAILABLE" }
+        }
+        let index = try await daemon.index()
+        let found = try #require(row, "version 2 never reported: \(index)")
+        #expect((found["reason"] as? String ?? "").contains("did not finish within"), "\(found)")
+        let answer = try await daemon.post("/v2/models/m/classify", try sample("0018-bag.png"))
+        #expect(answer.status == 200 && answer.header("revserve-model-version") == "1", "\(answer.status) \(answer.text)")
+        // Loading is not stuck: a good version 3 still comes up.
+        try publish(bundledModels + "/hamiltonian/1/model.h5", as: 3, model: "m", in: repository)
+        #expect(try await daemon.waitForVersion(3, model: "m"), "\(daemon.log.suffix(2000))")
+    }
+
     @Test func brokenVersionsLeaveThePreviousOneServing() async throws {
         let repository = try repositoryWithModel("m", config: #"{"architecture": "hamiltonian"}"#)
         defer { try? FileManager.default.removeItem(at: repository) }
