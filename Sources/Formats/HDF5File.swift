@@ -3,9 +3,9 @@
 // with paths like "weights/units/0/blocks/3/K1". Every call holds one process-wide lock: the
 // Debian libhdf5 is built without thread safety. Errors name the file and the HDF5 path.
 
-import Locking
 import CHDF5
 import CShims
+import Locking
 import Tensor
 
 /// An attribute value as CHECKPOINT.md uses them.

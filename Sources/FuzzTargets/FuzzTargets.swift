@@ -5,6 +5,9 @@
 
 import Foundation
 import Formats
+#if canImport(Glibc)
+import Glibc
+#endif
 import Inference
 import Server
 import Training
@@ -43,7 +46,3 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -33,8 +33,7 @@ public struct CheckpointPrecheck: Sendable {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            let ms = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
-            throw .checkpoint("\(path): reading it did not finish within \(ms) ms (--checkpoint-check-timeout-ms); the file is damaged in a way that makes libhdf5 loop")
+            throw .checkpoint("\(path): reading it did not finish within \(timeout) (--checkpoint-check-timeout-ms); the file is damaged in a way that makes libhdf5 loop")
         }
         if process.terminationReason == .uncaughtSignal {
             throw .checkpoint("\(path): reading it killed the checking process (signal \(process.terminationStatus)); the file is damaged")

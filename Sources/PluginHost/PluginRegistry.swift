@@ -3,8 +3,8 @@
 // re-registers them; it reports what changed so that models using a replaced architecture can
 // be reloaded through the usual warm-up-and-swap path.
 
-import Locking
 import Foundation
+import Locking
 import RevNet
 #if canImport(Glibc)
 import Glibc

@@ -37,7 +37,7 @@ public struct NetworkConfig: Sendable, Equatable, Codable {
         return (h, w)
     }
 
-    /// The largest network accepted: 2^28 parameters (1 GiB of float32, hamiltonian-1202 has 19.4 M).
+    /// The largest network accepted: 2^28 parameters (1 GiB of float32, hamiltonian-1202 has 9.7 M).
     public static let maxParameters = 1 << 28
     /// The largest input accepted: 2^24 values per image (a 4096 × 4096 grey image; the presets
     /// take 3 072).

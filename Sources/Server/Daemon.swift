@@ -3,11 +3,11 @@
 // SIGTERM/SIGINT drain (ready turns 503, requests in flight finish) and the socket is removed.
 
 import Foundation
-import Locking
 import CShims
 import Hummingbird
 import HummingbirdCore
 import Inference
+import Locking
 import Logging
 import PluginHost
 import NIOCore

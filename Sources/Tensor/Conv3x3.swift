@@ -153,11 +153,7 @@ public enum Conv3x3 {
                             let i = item / blocks, r0 = (item % blocks) * rb
                             guard r0 < h else { continue }
                             let rows = r0..<Swift.min(h, r0 + rb), cols = grid.columns(rows: rows.count)
-                            if blocks == 1 {
-                                grid.pad(xb + i * cin * hw, channels: cin, into: padded)
-                            } else {
-                                grid.pad(xb + i * cin * hw, channels: cin, outputRows: rows, into: padded)
-                            }
+                            grid.pad(xb + i * cin * hw, channels: cin, outputRows: rows, into: padded)
                             for tap in 0..<9 {
                                 let b = padded + grid.offset(tap: tap, firstRow: r0), beta: Float = tap == 0 ? 0 : 1
                                 if transposed {

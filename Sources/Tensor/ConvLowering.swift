@@ -36,8 +36,8 @@ struct PaddedGrid {
     }
 
     /// Fills only the padded rows that output rows `rows` read (padded rows rows.lowerBound ...
-    /// rows.upperBound + 1), at their places in the full padded planes: what one row block needs
-    /// when an image's rows are split over workers.
+    /// rows.upperBound + 1), at their places in the full padded planes: all of them for a whole
+    /// image, a slice when an image's rows are split over workers.
     @inline(__always)
     func pad(_ x: UnsafePointer<Float>, channels: Int, outputRows rows: Range<Int>,
              into padded: UnsafeMutablePointer<Float>) {

@@ -14,10 +14,10 @@
 // spun). Spins yield between polls and end after `spinNanoseconds`, so an idle process parks.
 
 #if canImport(Glibc)
-import Locking
 import Glibc
 #endif
 import Dispatch
+import Locking
 import Synchronization
 
 final class WorkerPool: @unchecked Sendable {

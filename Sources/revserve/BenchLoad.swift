@@ -2,10 +2,10 @@
 // reports throughput, latency percentiles and the batch sizes the daemon executed (from its
 // statistics endpoint), to measure the dynamic batcher.
 
-import Locking
 import ArgumentParser
 import Foundation
 import Formats
+import Locking
 import Server
 import Synchronization
 

@@ -10,7 +10,7 @@ import Testing
     /// Peak resident bytes of `revserve bench train` (plugins loaded, as by default) after `steps`.
     func peak(steps: Int) throws -> Double {
         // Wide and tiny: 3.2 MB of parameters, a step takes milliseconds.
-        let r = try revserveRun(["bench", "train", "--arch", "hamiltonian", "--units", "2,2,2", "--channels", "64,128,256",
+        let r = try revserve(["bench", "train", "--arch", "hamiltonian", "--units", "2,2,2", "--channels", "64,128,256",
                                  "--input", "3,8,8", "--batch", "4", "--threads", "1", "--warmup", "1",
                                  "--repeats", "\(steps)", "--json"])
         #expect(r.status == 0, "\(r.stderr)")

@@ -4,8 +4,8 @@
 // daemon's memory returns to its baseline; slow clients are cut off and thousands of idle
 // connections do not starve anyone.
 
-import Locking
 import Foundation
+import Locking
 import Server
 import ServerTestSupport
 import Synchronization

@@ -1,8 +1,8 @@
 // BatchSchedulerTests: the scheduler actor with a real network on a compute thread: concurrent
 // callers are batched and each gets its own answer; full queues, deadlines and cancellation.
 
-import Locking
 import Foundation
+import Locking
 import Testing
 @testable import Inference
 import RevNet

@@ -13,7 +13,6 @@ public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComp
 public let bundledModels = repositoryRoot.appendingPathComponent("models").path
 public let samplesDirectory = repositoryRoot.appendingPathComponent("samples")
 
-/// The built revserve binary: $REVSERVE_BIN, or next to the test bundle, or in a build folder.
 /// How many times slower than an optimised build this run's code is: REVSERVE_TEST_SLOWDOWN,
 /// set by `make test-sanitize` (sanitizers slow code 2–15×). Waits and time bounds scale with it.
 public let testSlowdown: Double = max(1, Double(ProcessInfo.processInfo.environment["REVSERVE_TEST_SLOWDOWN"] ?? "") ?? 1)
@@ -24,6 +23,7 @@ public let testSlowdownMinutes = Int(testSlowdown.rounded(.up))
 /// measure them say so in their output and check only what does not depend on them.
 public let activeSanitizer: String? = ProcessInfo.processInfo.environment["REVSERVE_SANITIZER"]
 
+/// The built revserve binary: $REVSERVE_BIN, or next to the test bundle, or in a build folder.
 public func revserveBinary() throws -> String {
     if let path = ProcessInfo.processInfo.environment["REVSERVE_BIN"] { return path }
     let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

@@ -3,8 +3,8 @@
 // level), broken versions (truncated, NaN, wrong architecture) leaving the previous one
 // serving, `revserve train --repository` picked up by itself, and owner-only control.
 
-import Locking
 import Foundation
+import Locking
 import Server
 import Synchronization
 import ServerTestSupport

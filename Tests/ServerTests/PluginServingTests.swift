@@ -3,8 +3,8 @@
 // in the log while the rest serve); replacing a plugin library under load reloads the models
 // using it without a failed request.
 
-import Locking
 import Foundation
+import Locking
 import PluginHost
 import RevNet
 import Synchronization

@@ -2,8 +2,8 @@
 // and resumed run equals an uninterrupted one, the repository writer only ever exposes complete
 // versions, and bad setups fail before any training.
 
-import Locking
 import Foundation
+import Locking
 import Synchronization
 import Testing
 @testable import Formats
