@@ -42,9 +42,15 @@ install-packages:
 build: deps
 	swift build $(SWIFT_RELEASE)
 
+# Tests that assert how fast something happens run alone after the rest: in the parallel run
+# some forty suites share the machine's cores, and a 5 s "served within seconds" bound measured
+# there says more about the neighbours than about the daemon (it failed CI once at 5.4 s).
+TIMED_TESTS := OverloadTests|aTrainedVersionIsServedWithinSeconds
+
 test: test-deps
 	swift build $(TEST_FLAGS) --build-tests
-	swift test $(TEST_FLAGS) --skip-build
+	swift test $(TEST_FLAGS) --skip-build --skip '$(TIMED_TESTS)'
+	swift test $(TEST_FLAGS) --skip-build --filter '$(TIMED_TESTS)'
 
 # libFuzzer with AddressSanitizer on the decoders that take outside bytes (Sources/FuzzTargets),
 # FUZZ_SECONDS each (default 300), from the committed seeds in Fuzz/corpus. Inputs that crash

@@ -16,11 +16,7 @@ public final class ServerMetrics: Sendable {
         registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.valueHistogramBuckets["revserve_batch_size"] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
-        factory.defaultDurationHistogramBuckets = [
-            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
-            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
-            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
-        ]
+        factory.defaultDurationHistogramBuckets = Self.durationBuckets
         self.factory = factory
         if bootstrap { MetricsSystem.bootstrap(factory) }
     }
@@ -48,6 +44,13 @@ public final class ServerMetrics: Sendable {
             sizes.record(Int64(images))
         }, queueDepth: { depth.set(Double($0)) })
     }
+
+    /// 100 µs … 10 s in steps of 1, 1.5, 2, 3, 5, 7.5 per decade: a quantile read from the
+    /// buckets is at most 1.67× high (a 1-2.5-5 series rounds 0.51 s up to 1 s, which made
+    /// "queued ≤ two batches" unreadable from /metrics).
+    static let durationBuckets: [Duration] = [100, 1_000, 10_000, 100_000, 1_000_000].flatMap { decade in
+        [10, 15, 20, 30, 50, 75].map { Duration.microseconds($0 * decade / 10) }
+    } + [.seconds(10)]
 
     /// The Prometheus text exposition.
     public func exposition() -> [UInt8] { registry.emitToBuffer() }
