@@ -5,7 +5,7 @@
 
 import Tensor
 
-public struct CheckpointConfig: Sendable, Equatable {
+public struct CheckpointConfig: Sendable, Equatable, Codable {
     public var architecture: String
     /// [C_in, H, W]
     public var inputShape: [Int]
@@ -57,7 +57,7 @@ public struct OptimizerState: Sendable, Equatable {
 }
 
 /// The `/training` group: attributes (dataset, seed, epochs, …) and per-epoch history series.
-public struct TrainingRecord: Sendable, Equatable {
+public struct TrainingRecord: Sendable, Equatable, Codable {
     public var attributes: [String: AttributeValue]
     /// Series such as loss, train_accuracy, test_accuracy, seconds: one value per epoch.
     public var history: [String: [Float]]

@@ -1,7 +1,7 @@
 // FormatError: what goes wrong reading or writing files. Every message names the file, the place
 // inside it where there is one, and what was expected.
 
-public enum FormatError: Error, Equatable, CustomStringConvertible {
+public enum FormatError: Error, Equatable, Codable, CustomStringConvertible {
     case fileNotFound(file: String)
     case unreadable(file: String, reason: String)
     /// A checkpoint that does not follow CHECKPOINT.md: `path` is the HDF5 path inside the file.

@@ -9,7 +9,7 @@ import Locking
 import Tensor
 
 /// An attribute value as CHECKPOINT.md uses them.
-public enum AttributeValue: Sendable, Equatable {
+public enum AttributeValue: Sendable, Equatable, Codable {
     case int(Int)
     case ints([Int])
     case float(Float)
