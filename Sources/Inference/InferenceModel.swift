@@ -51,10 +51,11 @@ public struct CheckpointModel: InferenceModel {
     public let network: Network
     private let context: EngineContext
 
-    /// Loads `path` as version `version` of model `name`, running kernels on `threads` threads;
-    /// `labels` replaces the checkpoint's.
-    public init(name: String, version: Int, path: String, threads: ComputeThreads, labels: [String]? = nil) throws(FormatError) {
-        let loaded = try ModelCheckpoint.load(path)
+    /// Loads `path` as version `version` of model `name` (through `reader`'s child process when
+    /// given), running kernels on `threads` threads; `labels` replaces the checkpoint's.
+    public init(name: String, version: Int, path: String, threads: ComputeThreads, labels: [String]? = nil,
+                reader: CheckpointReader? = nil) throws(FormatError) {
+        let loaded = try ModelCheckpoint.load(path, reader: reader)
         network = loaded.network
         context = EngineContext(threads: threads)
         descriptor = ModelDescriptor(name: name, version: version, architecture: network.config.architecture,

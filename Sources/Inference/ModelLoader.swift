@@ -34,12 +34,12 @@ public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
 public struct LoadSettings: Sendable {
     public var batching: BatchingConfiguration
     public var threads: ComputeThreads
-    /// Reads each checkpoint in a child process first (the daemon sets it; nil: in-process only).
-    public var precheck: CheckpointPrecheck?
-    public init(batching: BatchingConfiguration, threads: ComputeThreads, precheck: CheckpointPrecheck? = nil) {
+    /// Reads each checkpoint in a child process (the daemon sets it; nil: in-process).
+    public var reader: CheckpointReader?
+    public init(batching: BatchingConfiguration, threads: ComputeThreads, reader: CheckpointReader? = nil) {
         self.batching = batching
         self.threads = threads
-        self.precheck = precheck
+        self.reader = reader
     }
 
     /// The daemon's batching with config.json's overrides.
@@ -54,10 +54,10 @@ public enum ModelLoader {
     /// A checked, warmed model for `file`, with its self-test error. Blocking.
     public static func load(name: String, version: Int, file: VersionFile, config: ModelConfig,
                             settings: LoadSettings) throws(ModelLoadError) -> (CheckpointModel, Float) {
-        try settings.precheck?.check(file.path)
         let model: CheckpointModel
         do {
-            model = try CheckpointModel(name: name, version: version, path: file.path, threads: settings.threads, labels: config.labels)
+            model = try CheckpointModel(name: name, version: version, path: file.path, threads: settings.threads, labels: config.labels,
+                                        reader: settings.reader)
         } catch {
             throw .checkpoint(error.description)
         }

@@ -15,11 +15,6 @@ import ServiceLifecycle
 import Tensor
 
 public struct Daemon: Sendable {
-    /// This executable (for the checkpoint pre-check's child), from /proc/self/exe.
-    static var ownExecutable: String {
-        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-    }
-
     public let configuration: ServeConfiguration
     public let logger: Logger
 
@@ -39,9 +34,7 @@ public struct Daemon: Sendable {
         let state = ServerState(), store = ModelStore(), metrics = ServerMetrics(bootstrap: true)
         let repository = RepositoryManager(directory: config.modelsDirectory,
                                            settings: LoadSettings(batching: config.batching, threads: config.threads,
-                                                                  precheck: config.checkpointCheckTimeout.map {
-                                                                      CheckpointPrecheck(executable: Self.ownExecutable, timeout: $0)
-                                                                  }),
+                                                                  reader: config.checkpointReader),
                                            store: store, compute: ComputeThread(name: "revserve-compute"),
                                            observer: { metrics.observer(model: $0) }, logger: logger)
         let api = InferenceAPI(store: store, repository: repository, state: state, metrics: metrics, limits: config.limits)

@@ -19,9 +19,9 @@ public struct ServeConfiguration: Sendable {
     public var repositoryPollInterval: Duration = .seconds(2)
     public var batching = BatchingConfiguration()
     public var threads: ComputeThreads = .all
-    /// Each checkpoint is first read by `revserve inspect` in a child process within this time
-    /// (nil: no child, in-process only).
-    public var checkpointCheckTimeout: Duration? = .seconds(30)
+    /// Reads each checkpoint in a child process within its time limit, so that libhdf5 never
+    /// parses one inside the daemon (nil: in-process).
+    public var checkpointReader: CheckpointReader?
     public var limits = RequestLimits()
     public var connections = ConnectionLimits()
     /// Sockets inherited through systemd socket activation (LISTEN_FDS), used instead of binding.

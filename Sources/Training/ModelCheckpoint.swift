@@ -25,9 +25,11 @@ public enum ModelCheckpoint {
                       unitChannels: c.unitChannels, unitBlocks: c.unitBlocks, h: c.h, bnEps: c.bnEps)
     }
 
-    /// Reads, validates and builds the network in `path`.
-    public static func load(_ path: String) throws(FormatError) -> LoadedModel {
-        let checkpoint = try CheckpointFile.read(path, layout: layout)
+    /// Reads, validates and builds the network in `path`: through `reader`'s child process when
+    /// given (libhdf5 then never parses the file in this process), else in-process.
+    public static func load(_ path: String, reader: CheckpointReader? = nil) throws(FormatError) -> LoadedModel {
+        let checkpoint: Checkpoint
+        if let reader { checkpoint = try reader.read(path) } else { checkpoint = try CheckpointFile.read(path, layout: layout) }
         let config = networkConfig(checkpoint.config)
         var weights = ParameterSet()
         for w in checkpoint.weights { weights.append(w.name, w.tensor) }

@@ -52,9 +52,9 @@ public struct Trainer {
     /// Continues the run saved in `checkpointPath` (its options, weights, momentum, step and
     /// history), optionally with a new number of epochs or steps.
     public init(resume checkpointPath: String, output: TrainingOutput, threads: Int,
-                epochs: Int? = nil, maxSteps: Int? = nil) throws(TrainingError) {
+                epochs: Int? = nil, maxSteps: Int? = nil, reader: CheckpointReader? = nil) throws(TrainingError) {
         let model: LoadedModel
-        do { model = try ModelCheckpoint.load(checkpointPath) } catch { throw .resume(error.description) }
+        do { model = try ModelCheckpoint.load(checkpointPath, reader: reader) } catch { throw .resume(error.description) }
         guard let optimizer = model.checkpoint.optimizer, let record = model.checkpoint.training else {
             throw .resume("\(checkpointPath): has no /optimizer and /training groups to resume from (was it written by revserve train?)")
         }

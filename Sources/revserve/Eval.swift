@@ -27,6 +27,8 @@ struct Eval: ParsableCommand {
     @Option(help: "Worker threads (default: all online cores).")
     var threads: Int = ComputeThreads.onlineCores
 
+    @OptionGroup var checkpointCheck: CheckpointCheckOptions
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -37,7 +39,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let model = try ModelCheckpoint.load(checkpoint)
+        let model = try checkpointCheck.load(checkpoint)
         let part: DatasetSplit = split == "train" ? .train : .test
         let set: ImageDataset
         switch dataset {

@@ -15,11 +15,13 @@ struct Inspect: ParsableCommand {
     @Argument(help: "The checkpoint (.h5).")
     var checkpoint: String
 
+    @OptionGroup var checkpointCheck: CheckpointCheckOptions
+
     @Option(help: "Power-iteration steps per weight for the ‖K‖ estimates.")
     var iterations: Int = 20
 
     func run() throws {
-        let model = try ModelCheckpoint.load(checkpoint)
+        let model = try checkpointCheck.load(checkpoint)
         let net = model.network, c = net.config, cp = model.checkpoint
         print("\(checkpoint)")
         print("  architecture   \(c.architecture), \(c.units) units, h = \(c.h), batch-norm eps = \(c.bnEps)")

@@ -32,6 +32,8 @@ struct Predict: ParsableCommand {
     @Option(help: "Largest image accepted, in pixels (width × height).")
     var maxImagePixels: Int = PNG.defaultMaxPixels
 
+    @OptionGroup var checkpointCheck: CheckpointCheckOptions
+
     @Argument(help: "PNG files.")
     var files: [String]
 
@@ -43,7 +45,7 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        let model = try ModelCheckpoint.load(checkpoint)
+        let model = try checkpointCheck.load(checkpoint)
         var inputs: [(file: String, values: [Float])] = []
         var failed = false
         for file in files {

@@ -8,5 +8,5 @@ struct RevServe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "revserve",
         abstract: "Serve and train reversible residual networks (Hamiltonian, Midpoint, Leapfrog).",
-        subcommands: [Serve.self, Classify.self, Train.self, Eval.self, Predict.self, Inspect.self, Bench.self])
+        subcommands: [Serve.self, Classify.self, Train.self, Eval.self, Predict.self, Inspect.self, Bench.self, ReadCheckpoint.self])
 }

@@ -74,8 +74,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How often the repository and plugin directories are rescanned besides inotify's notices, in milliseconds.")
     var repositoryPollMs = 2000
 
-    @Option(help: "Each checkpoint is first read by a child process (revserve inspect) that must finish within this many milliseconds, so that a damaged file cannot stall loading; 0 reads in-process only.")
-    var checkpointCheckTimeoutMs = 30_000
+    @OptionGroup var checkpointCheck: CheckpointCheckOptions
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
@@ -93,7 +92,6 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("\(flag) must be at least \(least), got \(value)")
         }
         guard repositoryPollMs >= 50 else { throw ValidationError("--repository-poll-ms must be at least 50") }
-        guard checkpointCheckTimeoutMs >= 0 else { throw ValidationError("--checkpoint-check-timeout-ms must not be negative, got \(checkpointCheckTimeoutMs)") }
         guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
             throw ValidationError("--socket-mode must be octal permission bits such as 0660, not '\(socketMode)'")
         }
@@ -141,7 +139,7 @@ struct Serve: AsyncParsableCommand {
         config.activatedSockets = UnixSocketFile.activatedSockets()
         config.pluginsDirectory = plugins.directory
         config.repositoryPollInterval = .milliseconds(repositoryPollMs)
-        config.checkpointCheckTimeout = checkpointCheckTimeoutMs > 0 ? .milliseconds(checkpointCheckTimeoutMs) : nil
+        config.checkpointReader = checkpointCheck.reader(plugins: plugins)
         do {
             try await Daemon(configuration: config, logger: Logger(label: "revserve")).run()
         } catch {

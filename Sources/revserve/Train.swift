@@ -23,6 +23,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var network: NetworkOptions
     @OptionGroup var plugins: PluginOptions
+    @OptionGroup var checkpointCheck: CheckpointCheckOptions
 
     @Option(help: "fashion-mnist, cifar10, folder or synthetic.")
     var dataset: DatasetKind = .fashionMNIST
@@ -101,7 +102,8 @@ struct Train: ParsableCommand {
         var trainer: Trainer
         if let resume {
             trainer = try Trainer(resume: resume, output: output, threads: threads,
-                                  epochs: commandLineHas("--epochs") ? epochs : nil, maxSteps: maxSteps)
+                                  epochs: commandLineHas("--epochs") ? epochs : nil, maxSteps: maxSteps,
+                                  reader: checkpointCheck.reader(plugins: plugins))
         } else {
             // The dataset decides the input shape and classes (synthetic data takes --input and --classes).
             let config = try network.config()

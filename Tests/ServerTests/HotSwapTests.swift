@@ -116,7 +116,7 @@ extension DaemonProcess {
         else { #expect(Double(after) <= 1.10 * Double(baseline), "resident \(after >> 20) MiB after 20 swaps vs \(baseline >> 20) MiB with one version") }
     }
 
-    /// A checkpoint on which libhdf5 loops (found by the fuzzer, Fuzz/hangs/) is read by the
+    /// A checkpoint on which libhdf5 loops (found by the fuzzer, Fuzz/libhdf5/) is read by the
     /// pre-check child first: the child is killed at the time limit, the version is refused
     /// with that reason, and version 1 keeps serving and loading continues.
     @Test func aCheckpointThatHangsTheReaderIsRefusedInTime() async throws {
@@ -126,7 +126,7 @@ extension DaemonProcess {
         // cores shared with the rest of the suite; the damaged file takes all of it.
         let daemon = try await DaemonProcess(models: repository.path,
                                              arguments: ["--checkpoint-check-timeout-ms", "\(Int(5000 * testSlowdown))"])
-        let hang = repositoryRoot.appendingPathComponent("Fuzz/hangs/checkpoint/hang-22308b8dd2709b18516338776efe9789c9c6c9d8").path
+        let hang = repositoryRoot.appendingPathComponent("Fuzz/libhdf5/checkpoint/hang-22308b8dd2709b18516338776efe9789c9c6c9d8").path
         try publish(hang, as: 2, model: "m", in: repository)
         var row: [String: Any]?
         for _ in 0..<Int(150 * testSlowdown) where row == nil {

@@ -1,0 +1,55 @@
+// CheckpointCheckOptions: every command that reads checkpoints reads them in a child process
+// (`revserve read-checkpoint`) under a time limit, so that a file that makes libhdf5 loop or
+// crash cannot hang or take down revserve (shared option group; docs/SECURITY.md).
+
+import ArgumentParser
+import Foundation
+import Formats
+import Training
+
+struct CheckpointCheckOptions: ParsableArguments {
+    @Option(help: "Checkpoints are read by a child process that must finish within this many milliseconds, so that a damaged file on which the HDF5 library loops or crashes cannot hang or crash revserve; 0 reads them in this process.")
+    var checkpointCheckTimeoutMs = 30_000
+
+    func validate() throws {
+        guard checkpointCheckTimeoutMs >= 0 else {
+            throw ValidationError("--checkpoint-check-timeout-ms must not be negative, got \(checkpointCheckTimeoutMs)")
+        }
+    }
+
+    /// The child: this executable's `read-checkpoint` with the same plugins as this process, so
+    /// that it reads exactly what an in-process load would. Nil when turned off.
+    func reader(plugins: PluginOptions?) -> CheckpointReader? {
+        guard checkpointCheckTimeoutMs > 0 else { return nil }
+        let pluginArguments = plugins?.directory.map { ["--plugins", $0] } ?? ["--no-plugins"]
+        return CheckpointReader(command: [CheckpointReader.ownExecutable, ReadCheckpoint.name] + pluginArguments,
+                                timeout: .milliseconds(checkpointCheckTimeoutMs))
+    }
+
+    /// The load of the in-process tools (built-in architectures).
+    func load(_ path: String) throws -> LoadedModel {
+        try ModelCheckpoint.load(path, reader: reader(plugins: nil))
+    }
+}
+
+/// `revserve read-checkpoint` (not listed in help): reads and validates a checkpoint in this
+/// process and writes it, or the reason it is refused, to standard output as one
+/// CheckpointTransfer message; the child of every other command's checkpoint reads.
+struct ReadCheckpoint: ParsableCommand {
+    static let name = "read-checkpoint"
+    static let configuration = CommandConfiguration(
+        commandName: name, abstract: "Read a checkpoint and write its contents for the parent process.",
+        shouldDisplay: false)
+
+    @OptionGroup var plugins: PluginOptions
+
+    @Argument(help: "The checkpoint (.h5).")
+    var checkpoint: String
+
+    func run() throws {
+        plugins.register()
+        let message: CheckpointTransfer.Message
+        do { message = .checkpoint(try ModelCheckpoint.load(checkpoint).checkpoint) } catch { message = .refused(error) }
+        FileHandle.standardOutput.write(Data(CheckpointTransfer.encode(message)))
+    }
+}
