@@ -6,7 +6,16 @@ import Tensor
 
 public enum CheckpointFile {
     /// The weights an architecture needs for a configuration: names relative to /weights, shapes.
+    /// It throws a LayoutError for a configuration value it refuses, anything else for an
+    /// architecture it does not know.
     public typealias Layout = @Sendable (CheckpointConfig) throws -> [(name: String, shape: [Int])]
+
+    /// A configuration value the layout refuses, with its place in the file.
+    public struct LayoutError: Error {
+        public var path: String
+        public var problem: String
+        public init(path: String, problem: String) { self.path = path; self.problem = problem }
+    }
 
     /// Reads and validates the checkpoint at `path`. `layout` says which /weights datasets the
     /// configuration needs (it throws for an unknown architecture); each must exist with exactly
@@ -18,6 +27,8 @@ public enum CheckpointFile {
         let expected: [(name: String, shape: [Int])]
         do {
             expected = try layout(config)
+        } catch let error as LayoutError {
+            throw file.fail(error.path, error.problem)
         } catch {
             throw file.fail("/", "attribute architecture: \(error)")
         }

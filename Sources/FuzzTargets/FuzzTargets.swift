@@ -1,7 +1,8 @@
 // FuzzTargets: the decoders that take bytes from outside, as functions of one byte buffer, for
 // libFuzzer (Fuzz/Runner) and for the regression tests that replay the committed corpus: the
 // PNG decoder with preprocessing, the infer request decoder (JSON and binary extension), the
-// multipart parser, and checkpoint loading. A target may throw; it must never crash.
+// multipart parser, checkpoint loading, and the message in which a reading child hands a
+// checkpoint to its parent. A target may throw; it must never crash.
 
 import Foundation
 import Formats
@@ -13,7 +14,7 @@ import Server
 import Training
 
 public enum FuzzTarget: String, CaseIterable, Sendable {
-    case png, infer, multipart, checkpoint
+    case png, infer, multipart, checkpoint, transfer
 
     private static let descriptor = ModelDescriptor(
         name: "fuzz", version: 1, architecture: "hamiltonian", inputShape: [1, 8, 8], labels: ["a", "b", "c"],
@@ -43,6 +44,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             guard FileManager.default.createFile(atPath: path, contents: Data(data)) else { return }
             defer { unlink(path) }
             _ = try? ModelCheckpoint.load(path)
+        case .transfer:
+            _ = try? CheckpointTransfer.decode(data, file: "fuzz")
         }
     }
 }

@@ -17,7 +17,14 @@ public struct LoadedModel: Sendable {
 public enum ModelCheckpoint {
     /// The /weights layout for a checkpoint's configuration (CheckpointFile.Layout).
     public static let layout: CheckpointFile.Layout = { config in
-        try Network.weightLayout(for: networkConfig(config))
+        do throws(ConfigError) {
+            return try Network.weightLayout(for: networkConfig(config))
+        } catch .invalid(let field, let reason) {
+            // Config fields carry the checkpoint's attribute names (bn_eps, unit_channels, …).
+            throw CheckpointFile.LayoutError(path: "/config", problem: "attribute \(field): \(reason)")
+        } catch {
+            throw error
+        }
     }
 
     public static func networkConfig(_ c: CheckpointConfig) -> NetworkConfig {

@@ -5,6 +5,9 @@
 import ArgumentParser
 import Foundation
 import Formats
+#if canImport(Glibc)
+import Glibc
+#endif
 import Training
 
 struct CheckpointCheckOptions: ParsableArguments {
@@ -37,6 +40,9 @@ struct CheckpointCheckOptions: ParsableArguments {
 /// CheckpointTransfer message; the child of every other command's checkpoint reads.
 struct ReadCheckpoint: ParsableCommand {
     static let name = "read-checkpoint"
+    /// Address space beyond the file's share: the Swift runtime, libraries and plugins (~0.4 GB
+    /// measured) with room to spare.
+    static let baseAddressSpace = 1 << 30
     static let configuration = CommandConfiguration(
         commandName: name, abstract: "Read a checkpoint and write its contents for the parent process.",
         shouldDisplay: false)
@@ -47,6 +53,15 @@ struct ReadCheckpoint: ParsableCommand {
     var checkpoint: String
 
     func run() throws {
+        // A damaged file can make libhdf5 allocate without bound (the fuzzer's oom-* inputs took
+        // this process to 7.5 GB in 6 s): cap the address space at what the file can need (its
+        // contents a few times over, plus ~0.4 GB of runtime), so such a file fails here at once.
+        var info = stat()
+        if stat(checkpoint, &info) == 0 {
+            let cap = rlim_t(Self.baseAddressSpace) + 8 * rlim_t(max(0, info.st_size))
+            var limit = rlimit(rlim_cur: cap, rlim_max: cap)
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit)
+        }
         plugins.register()
         let message: CheckpointTransfer.Message
         do { message = .checkpoint(try ModelCheckpoint.load(checkpoint).checkpoint) } catch { message = .refused(error) }

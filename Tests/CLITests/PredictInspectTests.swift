@@ -153,7 +153,13 @@ func python(_ arguments: [String]) throws -> RunResult {
         nan.weights[1].tensor.data[0] = .nan
         var arch = good
         arch.config.architecture = "resnet"
+        var eps = good
+        eps.config.bnEps = 0
+        var narrowing = good
+        narrowing.config.unitChannels = [6, 4]
         let cases: [(String, Checkpoint, Int, String)] = [
+            ("eps", eps, 1, "/config: attribute bn_eps: must be positive, got 0.0"),
+            ("narrowing", narrowing, 1, "/config: attribute unit_channels: unit 1 is narrower (4) than unit 0 (6); transitions only add channels"),
             ("missing", missing, 1, "/weights/units/1/blocks/0/K: missing; expected a float32 dataset of shape [6, 6, 3, 3]"),
             ("shape", shape, 1, "/weights/stem/conv/weight: has shape [4, 3, 5, 5], expected [4, 3, 3, 3]"),
             ("nan", nan, 1, "/weights/stem/bn/weight: holds a non-finite value (nan)"),
