@@ -43,6 +43,12 @@ struct ReadCheckpoint: ParsableCommand {
     /// Address space beyond the file's share: the Swift runtime, libraries and plugins (~0.4 GB
     /// measured) with room to spare.
     static let baseAddressSpace = 1 << 30
+
+    /// True in a build with AddressSanitizer or ThreadSanitizer (`make test-sanitize`).
+    static var sanitized: Bool {
+        let everywhere = UnsafeMutableRawPointer(bitPattern: 0)   // RTLD_DEFAULT
+        return dlsym(everywhere, "__asan_init") != nil || dlsym(everywhere, "__tsan_init") != nil
+    }
     static let configuration = CommandConfiguration(
         commandName: name, abstract: "Read a checkpoint and write its contents for the parent process.",
         shouldDisplay: false)
@@ -56,8 +62,9 @@ struct ReadCheckpoint: ParsableCommand {
         // A damaged file can make libhdf5 allocate without bound (the fuzzer's oom-* inputs took
         // this process to 7.5 GB in 6 s): cap the address space at what the file can need (its
         // contents a few times over, plus ~0.4 GB of runtime), so such a file fails here at once.
+        // (Not under a sanitizer, whose shadow memory is terabytes of address space.)
         var info = stat()
-        if stat(checkpoint, &info) == 0 {
+        if !Self.sanitized, stat(checkpoint, &info) == 0 {
             let cap = rlim_t(Self.baseAddressSpace) + 8 * rlim_t(max(0, info.st_size))
             var limit = rlimit(rlim_cur: cap, rlim_max: cap)
             _ = setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit)
