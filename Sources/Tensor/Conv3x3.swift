@@ -1,6 +1,7 @@
-// Conv3x3 and ConvTranspose3x3: the fast convolution kernels (nine shifted OpenBLAS sgemms on a
-// padded grid, ConvLowering.swift; threaded over the batch) with their input, weight and bias
-// gradients. Naive references: ConvReference.swift.
+// Conv3x3 and ConvTranspose3x3: the fast convolution kernels (Winograd F(2×2, 3×3) through
+// 16 sgemms, Winograd.swift, or nine shifted OpenBLAS sgemms on a padded grid for few channels,
+// ConvLowering.swift) with their input, weight and bias gradients. Naive references:
+// ConvReference.swift.
 //
 // conv(x, W): x (N, Cin, H, W), W (Cout, Cin, 3, 3) → (N, Cout, H, W); stride 1, zero padding 1,
 // PyTorch's cross-correlation convention. convT(u, W) with the same W maps (N, Cout, H, W) →
@@ -23,6 +24,9 @@ public enum Conv3x3 {
             throw .shapeMismatch(op: op, detail: "weight \(weight.shape) does not fit input \(x.shape): expected [\(cout), \(cin), 3, 3]")
         }
         if let bias { try requireShape(bias, [cout], "bias", op: op) }
+        if Winograd.pays(inputChannels: cin, outputChannels: cout) {
+            return Winograd.convolve(x: x, weight: weight, transposed: false, bias: bias, relu: relu, threads: threads)
+        }
         return lowered(x: x, weight: weight, bias: bias, relu: relu, threads: threads)
     }
 
@@ -193,6 +197,9 @@ public enum ConvTranspose3x3 {
             throw .shapeMismatch(op: op, detail: "weight \(weight.shape) does not fit input \(u.shape): expected [\(cout), \(cin), 3, 3]")
         }
         if let bias { try requireShape(bias, [cin], "bias", op: op) }
+        if Winograd.pays(inputChannels: cout, outputChannels: cin) {
+            return Winograd.convolve(x: u, weight: weight, transposed: true, bias: bias, relu: false, threads: threads)
+        }
         return Conv3x3.lowered(x: u, weight: weight, transposed: true, bias: bias, threads: threads)
     }
 

@@ -43,6 +43,12 @@ public enum KernelBenchmark {
                 _ = try Conv3x3.forward(x, weight: w, bias: b, threads: threads) }))
             cases.append(("conv transposed", shape, flops, { () throws(TensorError) in
                 _ = try ConvTranspose3x3.forward(x, weight: w, threads: threads) }))
+            // Both algorithms by name, whichever Conv3x3.forward picks for the shape (GFLOP/s
+            // count a direct convolution's multiply-adds, so Winograd's read as effective).
+            cases.append(("conv nine-tap", shape, flops, {
+                _ = Conv3x3.lowered(x: x, weight: w, bias: b, threads: threads) }))
+            cases.append(("conv winograd", shape, flops, {
+                _ = Winograd.convolve(x: x, weight: w, transposed: false, bias: b, relu: false, threads: threads) }))
             cases.append(("conv weight grad", shape, flops, { () throws(TensorError) in
                 try Conv3x3.accumulateWeightGradient(&dW, input: x, outputGradient: x, threads: threads) }))
         }

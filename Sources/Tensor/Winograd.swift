@@ -1,0 +1,261 @@
+// Winograd: 3×3 convolution and its transpose as Winograd's F(2×2, 3×3) minimal filtering, for
+// the inference and training forward passes (Conv3x3.forward, ConvTranspose3x3.forward).
+//
+// Each 2×2 output tile is Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d Bᵀ) ] A for its 4×4 input tile d, so over all
+// tiles the convolution becomes 16 independent sgemms, one per position ξ of the 4×4 transform:
+//
+//     M_ξ[Cout × tiles] = U_ξ[Cout × Cin] · V_ξ[Cin × tiles],   U = G g Gᵀ, V = Bᵀ d B,
+//
+// 16 multiply-adds per 4 outputs instead of 36: 2.25× fewer FLOPs than the nine-tap lowering
+// (ConvLowering.swift), for the price of the input and output transforms. Tiles are processed
+// in groups whose transformed data stays in a core's cache; groups are the unit of parallelism,
+// so a batch of one image spreads over every worker too. The matrices are Lavin & Gray's (2016).
+
+enum Winograd {
+    /// Whether F(2×2, 3×3) beats the nine-tap lowering: its transforms cost per channel what the
+    /// saved multiplications save per channel pair, so it needs enough channels on both sides.
+    /// Measured on hamiltonian-74's shapes at batch 64, 2 threads (`revserve bench kernels`,
+    /// docs/BENCHMARKS.md): 16 channels 2.0 ms against the nine-tap's 1.9, 32: 1.7 against 1.8,
+    /// 56: 1.3 against 1.5.
+    static func pays(inputChannels cin: Int, outputChannels cout: Int) -> Bool {
+        cin >= minimumChannels && cout >= minimumChannels
+    }
+    static let minimumChannels = 32
+
+    /// U (16 × out × in, row-major per ξ) for conv with `weight` (Cout, Cin, 3, 3), or for
+    /// convT with the same weight (`transposed`: out = Cin, in = Cout, taps flipped).
+    static func transformedWeights(_ weight: Tensor, transposed: Bool) -> [Float] {
+        let co = weight.shape[0], ci = weight.shape[1]
+        let outs = transposed ? ci : co, ins = transposed ? co : ci, plane = outs * ins
+        return [Float](unsafeUninitializedCapacity: 16 * plane) { u, initialized in
+            weight.data.withUnsafeBufferPointer { w in
+                for o in 0..<outs {
+                    for i in 0..<ins {
+                        // g: the 3×3 filter from input channel i to output channel o, as rows.
+                        let base = transposed ? (i * ci + o) * 9 : (o * ci + i) * 9
+                        @inline(__always) func tap(_ k: Int) -> Float { transposed ? w[base + 8 - k] : w[base + k] }
+                        let g0 = SIMD4<Float>(tap(0), tap(1), tap(2), 0)
+                        let g1 = SIMD4<Float>(tap(3), tap(4), tap(5), 0)
+                        let g2 = SIMD4<Float>(tap(6), tap(7), tap(8), 0)
+                        // t = G g (4 rows of 3); G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
+                        let t0 = g0, t1 = 0.5 * (g0 + g1 + g2), t2 = 0.5 * (g0 - g1 + g2), t3 = g2
+                        // U = t Gᵀ: the same combination of each row's three elements.
+                        let at = u.baseAddress! + o * ins + i
+                        @inline(__always) func put(_ t: SIMD4<Float>, _ r: Int) {
+                            at[(4 * r) * plane] = t[0]
+                            at[(4 * r + 1) * plane] = 0.5 * (t[0] + t[1] + t[2])
+                            at[(4 * r + 2) * plane] = 0.5 * (t[0] - t[1] + t[2])
+                            at[(4 * r + 3) * plane] = t[2]
+                        }
+                        put(t0, 0); put(t1, 1); put(t2, 2); put(t3, 3)
+                    }
+                }
+            }
+            initialized = 16 * plane
+        }
+    }
+
+    /// conv(x, W) (or convT(x, W) with `transposed`) + bias, then ReLU with `relu`. Shapes are
+    /// checked by the callers; every output element is written.
+    static func convolve(x: Tensor, weight: Tensor, transposed: Bool, bias: Tensor?, relu: Bool,
+                         threads: ComputeThreads) -> Tensor {
+        let n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3]
+        let cout = transposed ? weight.shape[1] : weight.shape[0]
+        guard n * cout * h * w > 0 else { return Tensor(zeros: [n, cout, h, w]) }
+        let tiles = TileGrid(height: h, width: w), total = n * tiles.perImage
+        // Tiles per group: the group's V and M (16 × channels × tiles floats each) within
+        // about 384 KB, so that they stay in a core's L2 from transform to sgemm to transform
+        // back, and at least two groups per worker when there are enough tiles.
+        var group = Swift.max(16, Self.groupBytes / (64 * (cin + cout)))
+        if threads.count > 1 { group = Swift.min(group, Swift.max(16, (total + 2 * threads.count - 1) / (2 * threads.count))) }
+        let groups = (total + group - 1) / group
+        let u = transformedWeights(weight, transposed: transposed), biasValues = bias?.data ?? []
+        return Tensor(uninitializedShape: [n, cout, h, w]) { yp in
+            x.data.withUnsafeBufferPointer { xp in
+            u.withUnsafeBufferPointer { up in
+            biasValues.withUnsafeBufferPointer { bp in
+                let xb = xp.baseAddress!, ub = up.baseAddress!, yb = yp.baseAddress!
+                let biasPointer = bp.isEmpty ? nil : bp.baseAddress
+                threads.forEachChunk(of: groups) { _, chunk in
+                    let scratch = ScratchBuffers.shared
+                    scratch.with(capacity: 16 * (cin * group + planePadding)) { v in
+                    scratch.with(capacity: 16 * (cout * group + planePadding)) { m in
+                        for g in chunk {
+                            let first = g * group, count = Swift.min(group, total - first)
+                            let range = first..<(first + count)
+                            // The 16 planes are a little more than channels × tiles apart: exact
+                            // multiples of 4 KB would put all 16 streams in one cache set.
+                            let vPlane = cin * count + planePadding, mPlane = cout * count + planePadding
+                            tiles.inputTransform(xb, channels: cin, tiles: range, into: v, plane: vPlane)
+                            for xi in 0..<16 {
+                                BLAS.sgemm(m: cout, n: count, k: cin, a: ub + xi * cout * cin, lda: cin,
+                                           b: v + xi * vPlane, ldb: count, beta: 0, c: m + xi * mPlane, ldc: count)
+                            }
+                            tiles.outputTransform(m, plane: mPlane, channels: cout, tiles: range, into: yb,
+                                                  bias: biasPointer, relu: relu)
+                        }
+                    }
+                    }
+                }
+            }
+            }
+            }
+        }
+    }
+
+    /// The cache budget of one group of tiles (see convolve).
+    static let groupBytes = 384 << 10
+    /// Floats between consecutive ξ planes beyond their data (two cache lines).
+    static let planePadding = 32
+}
+
+/// The 2×2 output tiles of an H × W image, numbered image by image, row by row, and the
+/// transforms between them and the 16 ξ planes (each plane: channels rows of `count` tiles).
+struct TileGrid {
+    let height: Int, width: Int
+    var tilesWide: Int { (width + 1) / 2 }
+    var perImage: Int { ((height + 1) / 2) * tilesWide }
+
+    /// Where tile t's 2×2 output starts: its image and top-left output pixel.
+    @inline(__always)
+    func origin(_ t: Int) -> (image: Int, y: Int, x: Int) {
+        let image = t / perImage, r = t % perImage
+        return (image, 2 * (r / tilesWide), 2 * (r % tilesWide))
+    }
+
+    /// V_ξ[c][j] = (Bᵀ d B)_ξ for tile `tiles.lowerBound + j`, with d the 4×4 input patch at rows
+    /// y − 1 … y + 2, columns x − 1 … x + 2 of the tile's origin (zero outside the image);
+    /// Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. Channel by channel, so that the 16
+    /// planes are written as 16 sequential streams.
+    func inputTransform(_ x: UnsafePointer<Float>, channels: Int, tiles: Range<Int>,
+                        into v: UnsafeMutablePointer<Float>, plane: Int) {
+        let h = height, w = width, hw = h * w, count = tiles.count
+        for c in 0..<channels {
+            let row = v + c * count
+            var j = 0
+            while j < count {
+                let t = tiles.lowerBound + j
+                let (image, oy, ox) = origin(t), y0 = oy - 1, x0 = ox - 1
+                let src = x + (image * channels + c) * hw
+                // Four interior tiles side by side: one SIMD lane per tile. Their patches start
+                // two columns apart, so each patch column is the even or odd half of 8 floats.
+                if j + 4 <= count && y0 >= 0 && y0 + 3 < h && x0 >= 0 && x0 + 9 < w && ox / 2 + 3 < tilesWide {
+                    let q = UnsafeRawPointer(src + y0 * w + x0)
+                    @inline(__always) func patchRow(_ r: Int) -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
+                        let lo = q.loadUnaligned(fromByteOffset: 4 * r * w, as: SIMD8<Float>.self)
+                        let hi = q.loadUnaligned(fromByteOffset: 4 * (r * w + 2), as: SIMD8<Float>.self)
+                        return (lo.evenHalf, lo.oddHalf, hi.evenHalf, hi.oddHalf)
+                    }
+                    let d0 = patchRow(0), d1 = patchRow(1), d2 = patchRow(2), d3 = patchRow(3)
+                    let a0 = d0.0 - d2.0, a1 = d0.1 - d2.1, a2 = d0.2 - d2.2, a3 = d0.3 - d2.3
+                    let b0 = d1.0 + d2.0, b1 = d1.1 + d2.1, b2 = d1.2 + d2.2, b3 = d1.3 + d2.3
+                    let c0 = d2.0 - d1.0, c1 = d2.1 - d1.1, c2 = d2.2 - d1.2, c3 = d2.3 - d1.3
+                    let e0 = d1.0 - d3.0, e1 = d1.1 - d3.1, e2 = d1.2 - d3.2, e3 = d1.3 - d3.3
+                    let o = UnsafeMutableRawPointer(row + j), stride = 4 * plane
+                    @inline(__always) func put(_ xi: Int, _ value: SIMD4<Float>) {
+                        o.storeBytes(of: value, toByteOffset: xi * stride, as: SIMD4<Float>.self)
+                    }
+                    put(0, a0 - a2); put(1, a1 + a2); put(2, a2 - a1); put(3, a1 - a3)
+                    put(4, b0 - b2); put(5, b1 + b2); put(6, b2 - b1); put(7, b1 - b3)
+                    put(8, c0 - c2); put(9, c1 + c2); put(10, c2 - c1); put(11, c1 - c3)
+                    put(12, e0 - e2); put(13, e1 + e2); put(14, e2 - e1); put(15, e1 - e3)
+                    j += 4
+                    continue
+                }
+                // Loads: an interior tile reads 16 values; an edge tile zero-fills what is outside.
+                var p00: Float = 0, p01: Float = 0, p02: Float = 0, p03: Float = 0
+                var p10: Float = 0, p11: Float = 0, p12: Float = 0, p13: Float = 0
+                var p20: Float = 0, p21: Float = 0, p22: Float = 0, p23: Float = 0
+                var p30: Float = 0, p31: Float = 0, p32: Float = 0, p33: Float = 0
+                if y0 >= 0 && x0 >= 0 && y0 + 3 < h && x0 + 3 < w {
+                    let q = src + y0 * w + x0
+                    p00 = q[0]; p01 = q[1]; p02 = q[2]; p03 = q[3]
+                    p10 = q[w]; p11 = q[w + 1]; p12 = q[w + 2]; p13 = q[w + 3]
+                    p20 = q[2 * w]; p21 = q[2 * w + 1]; p22 = q[2 * w + 2]; p23 = q[2 * w + 3]
+                    p30 = q[3 * w]; p31 = q[3 * w + 1]; p32 = q[3 * w + 2]; p33 = q[3 * w + 3]
+                } else {
+                    @inline(__always) func at(_ dy: Int, _ dx: Int) -> Float {
+                        let yy = y0 + dy, xx = x0 + dx
+                        return yy >= 0 && yy < h && xx >= 0 && xx < w ? src[yy * w + xx] : 0
+                    }
+                    p00 = at(0, 0); p01 = at(0, 1); p02 = at(0, 2); p03 = at(0, 3)
+                    p10 = at(1, 0); p11 = at(1, 1); p12 = at(1, 2); p13 = at(1, 3)
+                    p20 = at(2, 0); p21 = at(2, 1); p22 = at(2, 2); p23 = at(2, 3)
+                    p30 = at(3, 0); p31 = at(3, 1); p32 = at(3, 2); p33 = at(3, 3)
+                }
+                // Bᵀ d: rows r0 = d0 − d2, r1 = d1 + d2, r2 = d2 − d1, r3 = d1 − d3.
+                let a0 = p00 - p20, a1 = p01 - p21, a2 = p02 - p22, a3 = p03 - p23
+                let b0 = p10 + p20, b1 = p11 + p21, b2 = p12 + p22, b3 = p13 + p23
+                let c0 = p20 - p10, c1 = p21 - p11, c2 = p22 - p12, c3 = p23 - p13
+                let e0 = p10 - p30, e1 = p11 - p31, e2 = p12 - p32, e3 = p13 - p33
+                // (Bᵀ d) B: the same combination of each row's four elements; ξ = 4·row + column.
+                let o = row + j
+                o[0] = a0 - a2; o[plane] = a1 + a2; o[2 * plane] = a2 - a1; o[3 * plane] = a1 - a3
+                o[4 * plane] = b0 - b2; o[5 * plane] = b1 + b2; o[6 * plane] = b2 - b1; o[7 * plane] = b1 - b3
+                o[8 * plane] = c0 - c2; o[9 * plane] = c1 + c2; o[10 * plane] = c2 - c1; o[11 * plane] = c1 - c3
+                o[12 * plane] = e0 - e2; o[13 * plane] = e1 + e2; o[14 * plane] = e2 - e1; o[15 * plane] = e1 - e3
+                j += 1
+            }
+        }
+    }
+
+    /// y[y + a][x + b] = (Aᵀ M A)[a][b] + bias, ReLU'd with `relu`, for each tile in `tiles` (the
+    /// bottom and right tiles of an odd-sized image write only what is inside);
+    /// Aᵀ = [1 1 1 0; 0 1 −1 −1].
+    func outputTransform(_ m: UnsafePointer<Float>, plane: Int, channels: Int, tiles: Range<Int>,
+                         into y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool) {
+        let h = height, w = width, hw = h * w, count = tiles.count
+        for c in 0..<channels {
+            let row = m + c * count, b = bias?[c] ?? 0
+            var j = 0
+            while j < count {
+                let t = tiles.lowerBound + j
+                let (image, oy, ox) = origin(t)
+                // Four whole tiles side by side: one SIMD lane per tile, written back as two
+                // rows of 8 interleaved outputs.
+                if j + 4 <= count && oy + 1 < h && ox + 7 < w && ox / 2 + 3 < tilesWide {
+                    let q = UnsafeRawPointer(row + j), stride = 4 * plane
+                    @inline(__always) func at(_ xi: Int) -> SIMD4<Float> {
+                        q.loadUnaligned(fromByteOffset: xi * stride, as: SIMD4<Float>.self)
+                    }
+                    let s0 = (at(0) + at(4) + at(8), at(1) + at(5) + at(9), at(2) + at(6) + at(10), at(3) + at(7) + at(11))
+                    let s1 = (at(4) - at(8) - at(12), at(5) - at(9) - at(13), at(6) - at(10) - at(14), at(7) - at(11) - at(15))
+                    let bias4 = SIMD4<Float>(repeating: b)
+                    var o00 = s0.0 + s0.1 + s0.2 + bias4, o01 = s0.1 - s0.2 - s0.3 + bias4
+                    var o10 = s1.0 + s1.1 + s1.2 + bias4, o11 = s1.1 - s1.2 - s1.3 + bias4
+                    if relu {
+                        let zero = SIMD4<Float>()
+                        o00 = pointwiseMax(o00, zero); o01 = pointwiseMax(o01, zero)
+                        o10 = pointwiseMax(o10, zero); o11 = pointwiseMax(o11, zero)
+                    }
+                    let dst = UnsafeMutableRawPointer(y + (image * channels + c) * hw + oy * w + ox)
+                    dst.storeBytes(of: SIMD8(o00[0], o01[0], o00[1], o01[1], o00[2], o01[2], o00[3], o01[3]), as: SIMD8<Float>.self)
+                    dst.storeBytes(of: SIMD8(o10[0], o11[0], o10[1], o11[1], o10[2], o11[2], o10[3], o11[3]),
+                                   toByteOffset: 4 * w, as: SIMD8<Float>.self)
+                    j += 4
+                    continue
+                }
+                let q = row + j
+                let m00 = q[0], m01 = q[plane], m02 = q[2 * plane], m03 = q[3 * plane]
+                let m10 = q[4 * plane], m11 = q[5 * plane], m12 = q[6 * plane], m13 = q[7 * plane]
+                let m20 = q[8 * plane], m21 = q[9 * plane], m22 = q[10 * plane], m23 = q[11 * plane]
+                let m30 = q[12 * plane], m31 = q[13 * plane], m32 = q[14 * plane], m33 = q[15 * plane]
+                // Aᵀ M: s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 (rows of 4); then · A on each.
+                let s00 = m00 + m10 + m20, s01 = m01 + m11 + m21, s02 = m02 + m12 + m22, s03 = m03 + m13 + m23
+                let s10 = m10 - m20 - m30, s11 = m11 - m21 - m31, s12 = m12 - m22 - m32, s13 = m13 - m23 - m33
+                var o00 = s00 + s01 + s02 + b, o01 = s01 - s02 - s03 + b
+                var o10 = s10 + s11 + s12 + b, o11 = s11 - s12 - s13 + b
+                if relu { o00 = Swift.max(o00, 0); o01 = Swift.max(o01, 0); o10 = Swift.max(o10, 0); o11 = Swift.max(o11, 0) }
+                let dst = y + (image * channels + c) * hw + oy * w + ox
+                if oy + 1 < h && ox + 1 < w {
+                    dst[0] = o00; dst[1] = o01; dst[w] = o10; dst[w + 1] = o11
+                } else {
+                    dst[0] = o00
+                    if ox + 1 < w { dst[1] = o01 }
+                    if oy + 1 < h { dst[w] = o10; if ox + 1 < w { dst[w + 1] = o11 } }
+                }
+                j += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+// WinogradTests: F(2×2, 3×3) and the nine-tap lowering, each called directly, against the naive
+// references on every test shape (odd sizes, edge tiles, one pixel, few and many channels), for
+// conv and its transpose, with bias and fused ReLU, on 1, 2 and 4 workers; and which one
+// Conv3x3.forward picks.
+
+import Testing
+@testable import Tensor
+
+@Suite struct WinogradTests {
+    @Test(arguments: [1, 2, 4])
+    func bothAlgorithmsMatchTheReferences(threads: Int) throws {
+        let shapes = convShapes + [(2, 32, 24, 16, 16), (1, 8, 8, 2, 2), (3, 8, 12, 3, 5), (2, 8, 9, 13, 21), (1, 9, 8, 19, 34)]
+        for (k, (n, cin, cout, h, w)) in shapes.enumerated() {
+            let x = random([n, cin, h, w], seed: UInt64(700 + k)), u = random([n, cout, h, w], seed: UInt64(750 + k))
+            let wt = random([cout, cin, 3, 3], seed: UInt64(800 + k))
+            let b = random([cout], seed: UInt64(900 + k)), bt = random([cin], seed: UInt64(950 + k))
+            var conv = ConvReference.conv(x, weight: wt, bias: b)
+            conv.data = conv.data.map { Swift.max($0, 0) }
+            let convT = ConvReference.convTranspose(u, weight: wt, bias: bt)
+            let t = ComputeThreads(threads), shape = "\(n),\(cin),\(cout),\(h),\(w) on \(threads)"
+            #expect(relativeError(Winograd.convolve(x: x, weight: wt, transposed: false, bias: b, relu: true, threads: t), conv) <= 1e-5,
+                    "Winograd conv \(shape)")
+            #expect(relativeError(Winograd.convolve(x: u, weight: wt, transposed: true, bias: bt, relu: false, threads: t), convT) <= 1e-5,
+                    "Winograd convT \(shape)")
+            #expect(relativeError(Conv3x3.lowered(x: x, weight: wt, bias: b, relu: true, threads: t), conv) <= 1e-5,
+                    "nine-tap conv \(shape)")
+            #expect(relativeError(Conv3x3.lowered(x: u, weight: wt, transposed: true, bias: bt, threads: t), convT) <= 1e-5,
+                    "nine-tap convT \(shape)")
+        }
+    }
+
+    /// The weight transform of a filter with a single 1 at tap (kh, kw) is G e Gᵀ: checked
+    /// against the product written out, for a plain and a transposed (flipped) weight.
+    @Test func weightTransformIsGgGt() {
+        let g: [[Float]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+        for tap in 0..<9 {
+            var w = Tensor(zeros: [1, 1, 3, 3])
+            w.data[tap] = 1
+            for transposed in [false, true] {
+                let u = Winograd.transformedWeights(w, transposed: transposed)
+                let k = transposed ? 8 - tap : tap, (kh, kw) = (k / 3, k % 3)
+                for r in 0..<4 {
+                    for c in 0..<4 { #expect(u[4 * r + c] == g[r][kh] * g[c][kw], "tap \(tap) transposed \(transposed) at \(r),\(c)") }
+                }
+            }
+        }
+    }
+
+    @Test func theChoiceFollowsTheChannels() {
+        #expect(Winograd.pays(inputChannels: 56, outputChannels: 56))
+        #expect(Winograd.pays(inputChannels: 32, outputChannels: 64))
+        #expect(!Winograd.pays(inputChannels: 16, outputChannels: 16))
+        #expect(!Winograd.pays(inputChannels: 3, outputChannels: 32))   // a stem
+    }
+}
