@@ -44,8 +44,9 @@ build: deps
 
 # Tests that assert how fast something happens run alone after the rest: in the parallel run
 # some forty suites share the machine's cores, and a 5 s "served within seconds" bound measured
-# there says more about the neighbours than about the daemon (it failed CI once at 5.4 s).
-TIMED_TESTS := OverloadTests|aTrainedVersionIsServedWithinSeconds
+# there says more about the neighbours than about the daemon (it failed CI once at 5.4 s; the
+# hostile suite's "good requests keep flowing" once saw 3.9 s per good request before it began).
+TIMED_TESTS := OverloadTests|aTrainedVersionIsServedWithinSeconds|HostileInputTests\.HostileInputTests/
 
 test: test-deps
 	swift build $(TEST_FLAGS) --build-tests

@@ -37,9 +37,17 @@ shopt -s nullglob
 # A file holding only "failed to allocate" warnings records an absurd malloc that returned NULL
 # (allocator_may_return_null above), which the caller handled: noted, not a failure.
 found=()
+# A SEGV inside libhdf5 in a `revserve read-checkpoint` child is the containment working: the
+# Fuzz/libhdf5 inputs crash libhdf5 itself, the child dies and its parent refuses the file
+# (PredictInspectTests, HotSwapTests). Noted, not a failure; any other report is.
 for f in "$reports"/*; do
-  if grep -qvE "WARNING: (Address|Thread)Sanitizer failed to allocate" "$f"; then found+=("$f")
-  else echo "note: $(basename "$f"): $(head -1 "$f" | sed 's/^==[0-9]*==//') (returned NULL, handled)" >&2; fi
+  if ! grep -qvE "WARNING: (Address|Thread)Sanitizer failed to allocate" "$f"; then
+    echo "note: $(basename "$f"): $(head -1 "$f" | sed 's/^==[0-9]*==//') (returned NULL, handled)" >&2
+  elif ! grep "SUMMARY:" "$f" | grep -qv ": SEGV " && grep -q "libhdf5" "$f" && grep -q "ReadCheckpoint" "$f"; then
+    echo "note: $(basename "$f"): a reading child crashed inside libhdf5 (contained)" >&2
+  else
+    found+=("$f")
+  fi
 done
 if [ ${#found[@]} -gt 0 ]; then
   echo "== $kind sanitizer: ${#found[@]} report file(s) in $reports ==" >&2

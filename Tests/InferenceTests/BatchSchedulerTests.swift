@@ -9,7 +9,7 @@ import RevNet
 import Tensor
 
 @Suite struct BatchSchedulerTests {
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(slowdownMinutes)))
     func concurrentCallersAreBatchedAndGetTheirOwnAnswers() async throws {
         let net = try Network(config: NetworkConfig(architecture: "midpoint", inputShape: [1, 6, 6], numClasses: 3,
                                                     unitChannels: [4], unitBlocks: [2]), seed: 1)
@@ -61,7 +61,7 @@ import Tensor
         #expect(await scheduler.queuedImages == images)
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(slowdownMinutes)))
     func fullQueuesDeadlinesAndCancellation() async throws {
         let gate = Gate()
         let scheduler = BatchScheduler(configuration: BatchingConfiguration(maxBatch: 1, maxQueueDelay: 0, maxQueue: 2),

@@ -57,7 +57,7 @@ final class TemporaryRepository: @unchecked Sendable {
         }
     }
 
-    @Test(.timeLimit(.minutes(1))) func managerLoadsSwapsRetiresAndKeepsTheServingVersionOnFailure() async throws {
+    @Test(.timeLimit(.minutes(slowdownMinutes))) func managerLoadsSwapsRetiresAndKeepsTheServingVersionOnFailure() async throws {
         let repo = try TemporaryRepository()
         try repo.write("m", 1)
         try repo.write("all", 1)
@@ -109,7 +109,7 @@ final class TemporaryRepository: @unchecked Sendable {
         #expect(store.entry("all") == nil)
     }
 
-    @Test(.timeLimit(.minutes(1))) func aVersionFailingTheReversibilitySelfTestIsRefused() async throws {
+    @Test(.timeLimit(.minutes(slowdownMinutes))) func aVersionFailingTheReversibilitySelfTestIsRefused() async throws {
         let repo = try TemporaryRepository()
         try repo.write("m", 1, blocks: [4, 4])   // a start-up block alone inverts exactly; later ones round
         try repo.config("m", #"{"reversibility_tolerance": 1e-12}"#)

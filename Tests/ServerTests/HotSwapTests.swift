@@ -139,7 +139,9 @@ extension DaemonProcess {
             }
             let index = try await daemon.index()
             let found = try #require(row, "version \(version) never reported: \(index)")
-            #expect((found["reason"] as? String ?? "").contains(reason), "\(found)")
+            // Under a sanitizer the child reports a crash with exit status 0 and has no memory
+            // cap (make test-sanitize), so only "refused" is checked there.
+            #expect(activeSanitizer != nil || (found["reason"] as? String ?? "").contains(reason), "\(found)")
             let answer = try await daemon.post("/v2/models/m/classify", try sample("0018-bag.png"))
             #expect(answer.status == 200 && answer.header("revserve-model-version") == "1", "\(answer.status) \(answer.text)")
         }
