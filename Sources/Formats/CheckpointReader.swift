@@ -71,7 +71,12 @@ public struct CheckpointReader: Sendable {
             }
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             let ms = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
-            if poll(&fds, nfds_t(fds.count), Int32(clamping: max(1, ms))) < 0 && errno != EINTR { break }
+            if poll(&fds, nfds_t(fds.count), Int32(clamping: max(1, ms))) < 0 && errno != EINTR {
+                let reason = String(cString: strerror(errno))
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                throw .unreadable(file: path, reason: "cannot follow the reading process: poll failed (\(reason))")
+            }
             for p in fds where p.revents != 0 {
                 let n = Glibc.read(p.fd, &buffer, buffer.count)
                 if n > 0 {
