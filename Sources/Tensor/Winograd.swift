@@ -15,12 +15,13 @@ enum Winograd {
     /// Whether F(2×2, 3×3) beats the nine-tap lowering: its transforms cost per channel what the
     /// saved multiplications save per channel pair, so it needs enough channels on both sides.
     /// Measured on hamiltonian-74's shapes at batch 64, 2 threads (`revserve bench kernels`,
-    /// docs/BENCHMARKS.md): 16 channels 2.0 ms against the nine-tap's 1.9, 32: 1.7 against 1.8,
-    /// 56: 1.3 against 1.5.
+    /// docs/BENCHMARKS.md): 16 channels 3.3 ms against the nine-tap's 3.8, 32: 2.1 against 3.5,
+    /// 56: 1.5 against 2.9 (a busy machine: both were faster in quieter runs). Fewer than 16 is
+    /// not measured (a stem with 1–3 input channels keeps the nine-tap lowering).
     static func pays(inputChannels cin: Int, outputChannels cout: Int) -> Bool {
         cin >= minimumChannels && cout >= minimumChannels
     }
-    static let minimumChannels = 32
+    static let minimumChannels = 16
 
     /// U (16 × out × in, row-major per ξ) for conv with `weight` (Cout, Cin, 3, 3), or for
     /// convT with the same weight (`transposed`: out = Cin, in = Cout, taps flipped).
@@ -80,13 +81,14 @@ enum Winograd {
                     let scratch = ScratchBuffers.shared
                     scratch.with(capacity: 16 * (cin * group + planePadding)) { v in
                     scratch.with(capacity: 16 * (cout * group + planePadding)) { m in
+                    scratch.with(capacity: tiles.paddedPlaneSize) { padded in
                         for g in chunk {
                             let first = g * group, count = Swift.min(group, total - first)
                             let range = first..<(first + count)
                             // The 16 planes are a little more than channels × tiles apart: exact
                             // multiples of 4 KB would put all 16 streams in one cache set.
                             let vPlane = cin * count + planePadding, mPlane = cout * count + planePadding
-                            tiles.inputTransform(xb, channels: cin, tiles: range, into: v, plane: vPlane)
+                            tiles.inputTransform(xb, channels: cin, tiles: range, into: v, plane: vPlane, padded: padded)
                             for xi in 0..<16 {
                                 BLAS.sgemm(m: cout, n: count, k: cin, a: ub + xi * cout * cin, lda: cin,
                                            b: v + xi * vPlane, ldb: count, beta: 0, c: m + xi * mPlane, ldc: count)
@@ -94,6 +96,7 @@ enum Winograd {
                             tiles.outputTransform(m, plane: mPlane, channels: cout, tiles: range, into: yb,
                                                   bias: biasPointer, relu: relu)
                         }
+                    }
                     }
                     }
                 }
@@ -123,80 +126,98 @@ struct TileGrid {
         return (image, 2 * (r / tilesWide), 2 * (r % tilesWide))
     }
 
+    /// Floats of the zero-bordered copy of one image plane that inputTransform reads from:
+    /// every tile's 4×4 patch lies inside it, so no load needs a bounds check.
+    var paddedPlaneSize: Int { paddedHeight * paddedWidth }
+    private var paddedWidth: Int { 2 * tilesWide + 2 }
+    private var paddedHeight: Int { (height + 1) / 2 * 2 + 2 }
+
     /// V_ξ[c][j] = (Bᵀ d B)_ξ for tile `tiles.lowerBound + j`, with d the 4×4 input patch at rows
     /// y − 1 … y + 2, columns x − 1 … x + 2 of the tile's origin (zero outside the image);
-    /// Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. Channel by channel, so that the 16
-    /// planes are written as 16 sequential streams.
+    /// Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. Channel by channel, each image's plane first
+    /// copied into `padded` with zero borders; the 16 planes of V are written as 16 streams.
     func inputTransform(_ x: UnsafePointer<Float>, channels: Int, tiles: Range<Int>,
-                        into v: UnsafeMutablePointer<Float>, plane: Int) {
-        let h = height, w = width, hw = h * w, count = tiles.count
+                        into v: UnsafeMutablePointer<Float>, plane: Int, padded: UnsafeMutablePointer<Float>) {
+        let h = height, w = width, hw = h * w, count = tiles.count, pw = paddedWidth
         for c in 0..<channels {
             let row = v + c * count
-            var j = 0
-            while j < count {
-                let t = tiles.lowerBound + j
-                let (image, oy, ox) = origin(t), y0 = oy - 1, x0 = ox - 1
-                let src = x + (image * channels + c) * hw
-                // Four interior tiles side by side: one SIMD lane per tile. Their patches start
-                // two columns apart, so each patch column is the even or odd half of 8 floats.
-                if j + 4 <= count && y0 >= 0 && y0 + 3 < h && x0 >= 0 && x0 + 9 < w && ox / 2 + 3 < tilesWide {
-                    let q = UnsafeRawPointer(src + y0 * w + x0)
-                    @inline(__always) func patchRow(_ r: Int) -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
-                        let lo = q.loadUnaligned(fromByteOffset: 4 * r * w, as: SIMD8<Float>.self)
-                        let hi = q.loadUnaligned(fromByteOffset: 4 * (r * w + 2), as: SIMD8<Float>.self)
-                        return (lo.evenHalf, lo.oddHalf, hi.evenHalf, hi.oddHalf)
+            var t = tiles.lowerBound
+            while t < tiles.upperBound {
+                let image = t / perImage, end = Swift.min(tiles.upperBound, (image + 1) * perImage)
+                pad(x + (image * channels + c) * hw, into: padded)
+                while t < end {
+                    let r = t % perImage, ty = r / tilesWide, tx = r % tilesWide, j = t - tiles.lowerBound
+                    // The patch of tile (ty, tx) starts at padded row 2·ty, column 2·tx.
+                    let q = padded + 2 * ty * pw + 2 * tx
+                    if t + 4 <= end && tx + 3 < tilesWide {
+                        transformFour(q, rowStride: pw, into: row + j, plane: plane)
+                        t += 4
+                    } else {
+                        transformOne(q, rowStride: pw, into: row + j, plane: plane)
+                        t += 1
                     }
-                    let d0 = patchRow(0), d1 = patchRow(1), d2 = patchRow(2), d3 = patchRow(3)
-                    let a0 = d0.0 - d2.0, a1 = d0.1 - d2.1, a2 = d0.2 - d2.2, a3 = d0.3 - d2.3
-                    let b0 = d1.0 + d2.0, b1 = d1.1 + d2.1, b2 = d1.2 + d2.2, b3 = d1.3 + d2.3
-                    let c0 = d2.0 - d1.0, c1 = d2.1 - d1.1, c2 = d2.2 - d1.2, c3 = d2.3 - d1.3
-                    let e0 = d1.0 - d3.0, e1 = d1.1 - d3.1, e2 = d1.2 - d3.2, e3 = d1.3 - d3.3
-                    let o = UnsafeMutableRawPointer(row + j), stride = 4 * plane
-                    @inline(__always) func put(_ xi: Int, _ value: SIMD4<Float>) {
-                        o.storeBytes(of: value, toByteOffset: xi * stride, as: SIMD4<Float>.self)
-                    }
-                    put(0, a0 - a2); put(1, a1 + a2); put(2, a2 - a1); put(3, a1 - a3)
-                    put(4, b0 - b2); put(5, b1 + b2); put(6, b2 - b1); put(7, b1 - b3)
-                    put(8, c0 - c2); put(9, c1 + c2); put(10, c2 - c1); put(11, c1 - c3)
-                    put(12, e0 - e2); put(13, e1 + e2); put(14, e2 - e1); put(15, e1 - e3)
-                    j += 4
-                    continue
                 }
-                // Loads: an interior tile reads 16 values; an edge tile zero-fills what is outside.
-                var p00: Float = 0, p01: Float = 0, p02: Float = 0, p03: Float = 0
-                var p10: Float = 0, p11: Float = 0, p12: Float = 0, p13: Float = 0
-                var p20: Float = 0, p21: Float = 0, p22: Float = 0, p23: Float = 0
-                var p30: Float = 0, p31: Float = 0, p32: Float = 0, p33: Float = 0
-                if y0 >= 0 && x0 >= 0 && y0 + 3 < h && x0 + 3 < w {
-                    let q = src + y0 * w + x0
-                    p00 = q[0]; p01 = q[1]; p02 = q[2]; p03 = q[3]
-                    p10 = q[w]; p11 = q[w + 1]; p12 = q[w + 2]; p13 = q[w + 3]
-                    p20 = q[2 * w]; p21 = q[2 * w + 1]; p22 = q[2 * w + 2]; p23 = q[2 * w + 3]
-                    p30 = q[3 * w]; p31 = q[3 * w + 1]; p32 = q[3 * w + 2]; p33 = q[3 * w + 3]
-                } else {
-                    @inline(__always) func at(_ dy: Int, _ dx: Int) -> Float {
-                        let yy = y0 + dy, xx = x0 + dx
-                        return yy >= 0 && yy < h && xx >= 0 && xx < w ? src[yy * w + xx] : 0
-                    }
-                    p00 = at(0, 0); p01 = at(0, 1); p02 = at(0, 2); p03 = at(0, 3)
-                    p10 = at(1, 0); p11 = at(1, 1); p12 = at(1, 2); p13 = at(1, 3)
-                    p20 = at(2, 0); p21 = at(2, 1); p22 = at(2, 2); p23 = at(2, 3)
-                    p30 = at(3, 0); p31 = at(3, 1); p32 = at(3, 2); p33 = at(3, 3)
-                }
-                // Bᵀ d: rows r0 = d0 − d2, r1 = d1 + d2, r2 = d2 − d1, r3 = d1 − d3.
-                let a0 = p00 - p20, a1 = p01 - p21, a2 = p02 - p22, a3 = p03 - p23
-                let b0 = p10 + p20, b1 = p11 + p21, b2 = p12 + p22, b3 = p13 + p23
-                let c0 = p20 - p10, c1 = p21 - p11, c2 = p22 - p12, c3 = p23 - p13
-                let e0 = p10 - p30, e1 = p11 - p31, e2 = p12 - p32, e3 = p13 - p33
-                // (Bᵀ d) B: the same combination of each row's four elements; ξ = 4·row + column.
-                let o = row + j
-                o[0] = a0 - a2; o[plane] = a1 + a2; o[2 * plane] = a2 - a1; o[3 * plane] = a1 - a3
-                o[4 * plane] = b0 - b2; o[5 * plane] = b1 + b2; o[6 * plane] = b2 - b1; o[7 * plane] = b1 - b3
-                o[8 * plane] = c0 - c2; o[9 * plane] = c1 + c2; o[10 * plane] = c2 - c1; o[11 * plane] = c1 - c3
-                o[12 * plane] = e0 - e2; o[13 * plane] = e1 + e2; o[14 * plane] = e2 - e1; o[15 * plane] = e1 - e3
-                j += 1
             }
         }
+    }
+
+    /// Copies an H × W plane into the padded layout: one zero row and column before it, zeros
+    /// after it up to the tiles' extent.
+    @inline(__always)
+    private func pad(_ src: UnsafePointer<Float>, into padded: UnsafeMutablePointer<Float>) {
+        let pw = paddedWidth
+        padded.update(repeating: 0, count: pw)
+        for y in 0..<height {
+            let dst = padded + (y + 1) * pw
+            dst[0] = 0
+            (dst + 1).update(from: src + y * width, count: width)
+            (dst + 1 + width).update(repeating: 0, count: pw - 1 - width)
+        }
+        (padded + (height + 1) * pw).update(repeating: 0, count: (paddedHeight - height - 1) * pw)
+    }
+
+    /// Four side-by-side tiles, one SIMD lane each: their patches start two columns apart, so
+    /// each patch column is the even or odd half of 8 consecutive floats.
+    @inline(__always)
+    private func transformFour(_ q: UnsafePointer<Float>, rowStride pw: Int, into o: UnsafeMutablePointer<Float>, plane: Int) {
+        let raw = UnsafeRawPointer(q)
+        @inline(__always) func patchRow(_ r: Int) -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
+            let lo = raw.loadUnaligned(fromByteOffset: 4 * r * pw, as: SIMD8<Float>.self)
+            let hi = raw.loadUnaligned(fromByteOffset: 4 * (r * pw + 2), as: SIMD8<Float>.self)
+            return (lo.evenHalf, lo.oddHalf, hi.evenHalf, hi.oddHalf)
+        }
+        let d0 = patchRow(0), d1 = patchRow(1), d2 = patchRow(2), d3 = patchRow(3)
+        // Bᵀ d: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3.
+        let a0 = d0.0 - d2.0, a1 = d0.1 - d2.1, a2 = d0.2 - d2.2, a3 = d0.3 - d2.3
+        let b0 = d1.0 + d2.0, b1 = d1.1 + d2.1, b2 = d1.2 + d2.2, b3 = d1.3 + d2.3
+        let c0 = d2.0 - d1.0, c1 = d2.1 - d1.1, c2 = d2.2 - d1.2, c3 = d2.3 - d1.3
+        let e0 = d1.0 - d3.0, e1 = d1.1 - d3.1, e2 = d1.2 - d3.2, e3 = d1.3 - d3.3
+        // (Bᵀ d) B: the same combination of each row's four elements; ξ = 4·row + column.
+        let out = UnsafeMutableRawPointer(o), stride = 4 * plane
+        @inline(__always) func put(_ xi: Int, _ value: SIMD4<Float>) {
+            out.storeBytes(of: value, toByteOffset: xi * stride, as: SIMD4<Float>.self)
+        }
+        put(0, a0 - a2); put(1, a1 + a2); put(2, a2 - a1); put(3, a1 - a3)
+        put(4, b0 - b2); put(5, b1 + b2); put(6, b2 - b1); put(7, b1 - b3)
+        put(8, c0 - c2); put(9, c1 + c2); put(10, c2 - c1); put(11, c1 - c3)
+        put(12, e0 - e2); put(13, e1 + e2); put(14, e2 - e1); put(15, e1 - e3)
+    }
+
+    /// One tile: the same arithmetic as transformFour, on scalars.
+    @inline(__always)
+    private func transformOne(_ q: UnsafePointer<Float>, rowStride pw: Int, into o: UnsafeMutablePointer<Float>, plane: Int) {
+        let p00 = q[0], p01 = q[1], p02 = q[2], p03 = q[3]
+        let p10 = q[pw], p11 = q[pw + 1], p12 = q[pw + 2], p13 = q[pw + 3]
+        let p20 = q[2 * pw], p21 = q[2 * pw + 1], p22 = q[2 * pw + 2], p23 = q[2 * pw + 3]
+        let p30 = q[3 * pw], p31 = q[3 * pw + 1], p32 = q[3 * pw + 2], p33 = q[3 * pw + 3]
+        let a0 = p00 - p20, a1 = p01 - p21, a2 = p02 - p22, a3 = p03 - p23
+        let b0 = p10 + p20, b1 = p11 + p21, b2 = p12 + p22, b3 = p13 + p23
+        let c0 = p20 - p10, c1 = p21 - p11, c2 = p22 - p12, c3 = p23 - p13
+        let e0 = p10 - p30, e1 = p11 - p31, e2 = p12 - p32, e3 = p13 - p33
+        o[0] = a0 - a2; o[plane] = a1 + a2; o[2 * plane] = a2 - a1; o[3 * plane] = a1 - a3
+        o[4 * plane] = b0 - b2; o[5 * plane] = b1 + b2; o[6 * plane] = b2 - b1; o[7 * plane] = b1 - b3
+        o[8 * plane] = c0 - c2; o[9 * plane] = c1 + c2; o[10 * plane] = c2 - c1; o[11 * plane] = c1 - c3
+        o[12 * plane] = e0 - e2; o[13 * plane] = e1 + e2; o[14 * plane] = e2 - e1; o[15 * plane] = e1 - e3
     }
 
     /// y[y + a][x + b] = (Aᵀ M A)[a][b] + bias, ReLU'd with `relu`, for each tile in `tiles` (the
@@ -225,8 +246,9 @@ struct TileGrid {
                     var o10 = s1.0 + s1.1 + s1.2 + bias4, o11 = s1.1 - s1.2 - s1.3 + bias4
                     if relu {
                         let zero = SIMD4<Float>()
-                        o00 = pointwiseMax(o00, zero); o01 = pointwiseMax(o01, zero)
-                        o10 = pointwiseMax(o10, zero); o11 = pointwiseMax(o11, zero)
+                        // (pointwiseMax is generic and was 7% of a whole inference in perf.)
+                        o00 = o00.replacing(with: zero, where: o00 .< zero); o01 = o01.replacing(with: zero, where: o01 .< zero)
+                        o10 = o10.replacing(with: zero, where: o10 .< zero); o11 = o11.replacing(with: zero, where: o11 .< zero)
                     }
                     let dst = UnsafeMutableRawPointer(y + (image * channels + c) * hw + oy * w + ox)
                     dst.storeBytes(of: SIMD8(o00[0], o01[0], o00[1], o01[1], o00[2], o01[2], o00[3], o01[3]), as: SIMD8<Float>.self)
