@@ -54,8 +54,9 @@ test: test-deps
 	swift test $(TEST_FLAGS) --skip-build --filter '$(TIMED_TESTS)'
 
 # libFuzzer with AddressSanitizer on the decoders that take outside bytes (Sources/FuzzTargets),
-# FUZZ_SECONDS each (default 300; FUZZ_TARGETS picks targets), from the committed seeds in Fuzz/corpus. Inputs that crash
-# land in Fuzz/regressions/TARGET/: fix the bug and commit the file; make test replays them all.
+# FUZZ_SECONDS each (default 300; FUZZ_TARGETS picks targets), from the committed seeds in
+# Fuzz/corpus. Inputs that crash land in Fuzz/regressions/TARGET/: fix the bug and commit the
+# file; make test replays them all.
 # The checkpoint target exercises libhdf5 1.10.8 as much as our reader, and libhdf5 fails on
 # damaged files in ways we cannot fix (it loops, it reads past buffers: Fuzz/libhdf5/README.md;
 # revserve reads checkpoints only in a child process because of that). So that target runs in

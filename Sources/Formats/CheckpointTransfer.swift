@@ -16,20 +16,20 @@ public enum CheckpointTransfer {
 
     public static func encode(_ message: Message) -> [UInt8] {
         var header = Header()
-        var data: [Float] = []
+        var tensors: [NamedTensor] = []
         switch message {
         case .refused(let error):
             header.error = error
         case .checkpoint(let c):
             header.checkpoint = .init(c)
-            for t in c.weights + (c.optimizer?.buffers ?? []) { data += t.tensor.data }
+            tensors = c.weights + (c.optimizer?.buffers ?? [])
         }
         let json = try! encoder.encode(header)   // plain values only: cannot fail
         var bytes = magic
-        bytes.reserveCapacity(magic.count + 8 + json.count + data.count * 4)
+        bytes.reserveCapacity(magic.count + 8 + json.count + 4 * tensors.reduce(0) { $0 + $1.tensor.data.count })
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { bytes += $0 }
         bytes += json
-        data.withUnsafeBytes { bytes += $0 }
+        for t in tensors { t.tensor.data.withUnsafeBytes { bytes += $0 } }
         return bytes
     }
 

@@ -2,7 +2,6 @@
 // systemd's sockets), then the startup models load and warm while /v2/health/live answers;
 // SIGTERM/SIGINT drain (ready turns 503, requests in flight finish) and the socket is removed.
 
-import Foundation
 import CShims
 import Hummingbird
 import HummingbirdCore

@@ -1,7 +1,7 @@
 // Winograd: 3×3 convolution and its transpose as Winograd's F(2×2, 3×3) minimal filtering, for
 // the inference and training forward passes (Conv3x3.forward, ConvTranspose3x3.forward).
 //
-// Each 2×2 output tile is Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d Bᵀ) ] A for its 4×4 input tile d, so over all
+// Each 2×2 output tile is Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A for its 4×4 input tile d, so over all
 // tiles the convolution becomes 16 independent sgemms, one per position ξ of the 4×4 transform:
 //
 //     M_ξ[Cout × tiles] = U_ξ[Cout × Cin] · V_ξ[Cin × tiles],   U = G g Gᵀ, V = Bᵀ d B,

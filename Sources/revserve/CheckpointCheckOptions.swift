@@ -71,7 +71,8 @@ struct ReadCheckpoint: ParsableCommand {
         }
         plugins.register()
         let message: CheckpointTransfer.Message
-        do { message = .checkpoint(try ModelCheckpoint.load(checkpoint).checkpoint) } catch { message = .refused(error) }
+        // The file as CheckpointFile validates it; the parent builds the network.
+        do { message = .checkpoint(try CheckpointFile.read(checkpoint, layout: ModelCheckpoint.layout)) } catch { message = .refused(error) }
         FileHandle.standardOutput.write(Data(CheckpointTransfer.encode(message)))
     }
 }
