@@ -100,7 +100,7 @@ let package = Package(
         // An independent float64 implementation of NETWORKS.md that several test targets compare against.
         .target(name: "RevNetTestSupport", dependencies: ["RevNet", "Tensor"], path: "Tests/RevNetTestSupport"),
         .testTarget(name: "RevNetTests", dependencies: ["RevNet", "Tensor", "RevNetTestSupport"]),
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "RevNet", "Tensor"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginABI", "PluginHost", "RevNet", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Locking", "Training", "RevNet", "Tensor"]),
         .testTarget(name: "InferenceTests", dependencies: ["Locking", "Inference", "RevNet", "Tensor", "Training", "Formats", .product(name: "Logging", package: "swift-log")]),
         // The real daemon as a subprocess on a temporary socket, for the two suites below.

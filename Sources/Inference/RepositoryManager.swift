@@ -7,6 +7,7 @@
 
 import CShims
 import Logging
+import PluginHost
 import Tensor
 #if canImport(Glibc)
 import Glibc
@@ -207,7 +208,12 @@ public actor RepositoryManager {
             logger.info("model '\(name)' version \(s.descriptor.version): unloaded")
             await s.scheduler.flush()
         }
-        // Give freed weights back to the system (glibc keeps small blocks otherwise).
+        // Transformed weights are cached by content, for all models at once: dropping them all
+        // costs each remaining model one transform per weight, while keeping them would hold
+        // the retired version's in memory. Then give freed weights back to the system (glibc
+        // keeps small blocks otherwise).
+        Conv3x3.releaseCachedWeights()
+        PluginArchitecture.releaseCaches()
         _ = rs_malloc_trim()
     }
 

@@ -7,6 +7,15 @@ import PluginABI
 import RevNet
 import Tensor
 
+extension PluginArchitecture {
+    /// Asks every registered plugin to drop what it keeps across calls (PluginLibrary.releaseCaches).
+    public static func releaseCaches() {
+        for name in Architectures.known {
+            ((try? Architectures.named(name)) as? PluginArchitecture)?.library.releaseCaches()
+        }
+    }
+}
+
 public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable {   // the table is immutable and thread-safe (header)
     public let library: PluginLibrary
     public let name: String

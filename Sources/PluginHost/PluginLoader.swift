@@ -49,7 +49,21 @@ public final class PluginLibrary: @unchecked Sendable {   // immutable after ini
     // Never dlclose'd: a Swift plugin carries its own copy of the Swift runtime and worker
     // threads parked in its code, which unmapping would pull from under them. Dropping the last
     // reference frees everything the host holds; the code mapping stays until exit.
-    deinit { unlink(loadedFrom) }
+    deinit {
+        releaseCaches()
+        unlink(loadedFrom)
+    }
+
+    /// Asks the plugin to drop what it keeps across calls (ABI 1.1's release_caches; a 1.0
+    /// plugin's table ends before that field, so it is read only from 1.1 on).
+    public func releaseCaches() {
+        let raw = UnsafeRawPointer(table)
+        let minor = raw.load(fromByteOffset: MemoryLayout<rs_plugin>.offset(of: \rs_plugin.abi_minor)!, as: UInt32.self)
+        guard minor >= 1 else { return }
+        typealias Release = (@convention(c) () -> Void)?
+        let release = raw.load(fromByteOffset: MemoryLayout<rs_plugin>.offset(of: \rs_plugin.release_caches)!, as: Release.self)
+        release?()
+    }
 }
 
 public enum PluginLoader {

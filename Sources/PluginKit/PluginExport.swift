@@ -31,6 +31,7 @@ public enum PluginExport {
             t.pointee.functions_per_block = Int32(architecture.functionsPerBlock)
             t.pointee.transition_groups = Int32(architecture.transitionGroups)
             fill(t)
+            t.pointee.release_caches = { Conv3x3.releaseCachedWeights() }
             table = t
             return UnsafePointer(t)
         }

@@ -30,6 +30,12 @@ public enum Conv3x3 {
         return lowered(x: x, weight: weight, bias: bias, relu: relu, threads: threads)
     }
 
+    /// Drops the transformed weights kept for reuse (WinogradWeightCache.swift), e.g. once a
+    /// model is taken out of service, so that its weights do not stay in memory.
+    public static func releaseCachedWeights() {
+        WinogradWeightCache.shared.removeAll()
+    }
+
     /// dx = convT(dy, W): the gradient of conv with respect to its input.
     /// - Parameters: dy: (N, Cout, H, W); weight: (Cout, Cin, 3, 3). Returns (N, Cin, H, W).
     public static func inputGradient(_ dy: Tensor, weight: Tensor,

@@ -3,6 +3,7 @@
 // counts); the plain-C test plugin loads and serves; bad libraries are refused with a reason.
 
 import Foundation
+import PluginABI
 @testable import PluginHost
 import RevNet
 import Tensor
@@ -70,6 +71,25 @@ func scratchDirectory() throws -> URL {
             #expect(countA.count == countB.count && countB.count > 0, "\(mode): \(countA.count) vs \(countB.count)")
             if mode == .standard { #expect(b.keptBytes == a.keptBytes, "tapes on the plugin's side are still counted") }
         }
+    }
+
+    @Test func pluginsKeepTransformedWeightsAndReleaseThemOnRequest() throws {
+        // Width 32: each Hamiltonian half has 16 channels, so its convolutions go through
+        // Winograd and the plugin's own cache of transformed weights (ABI 1.1).
+        let plugin = try PluginLoader.load(try bundledPlugin("Hamiltonian"))
+        let raw = UnsafeRawPointer(plugin.library.table)
+        #expect(raw.load(fromByteOffset: MemoryLayout<rs_plugin>.offset(of: \rs_plugin.abi_minor)!, as: UInt32.self) == 1)
+        #expect(plugin.library.table.pointee.release_caches != nil)
+        let config = NetworkConfig(architecture: "hamiltonian", inputShape: [3, 8, 8], numClasses: 4, unitChannels: [32, 48],
+                                   unitBlocks: [2, 2], h: 0.2)
+        let native = try Network(config: config, seed: 6)
+        let viaPlugin = try Network(config: config, architecture: plugin, weights: native.weights)
+        var rng = SeededGenerator(seed: 10)
+        let x = Tensor.randomNormal([2, 3, 8, 8], using: &rng)
+        let expected = try native.logits(x, EngineContext(threads: ComputeThreads(2))).data
+        for _ in 0..<2 { #expect(try viaPlugin.logits(x, EngineContext(threads: ComputeThreads(2))).data == expected) }
+        plugin.library.releaseCaches()
+        #expect(try viaPlugin.logits(x, EngineContext(threads: ComputeThreads(2))).data == expected)
     }
 
     @Test func aPluginInPlainCServes() throws {

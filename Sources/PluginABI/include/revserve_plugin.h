@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 #define REVSERVE_PLUGIN_ABI_MAJOR 1
-#define REVSERVE_PLUGIN_ABI_MINOR 0
+#define REVSERVE_PLUGIN_ABI_MINOR 1
 #define REVSERVE_PLUGIN_ENTRY_SYMBOL "revserve_plugin_entry"
 
 typedef int32_t rs_status;
@@ -134,6 +134,13 @@ typedef struct rs_plugin {
     void (*tensors_free)(rs_tensors *list);
     int64_t (*tape_bytes)(const rs_tape *tape);
     void (*tape_free)(rs_tape *tape);
+
+    /* ABI 1.1. Drops whatever the plugin keeps across calls to go faster (revserve's own
+     * plugins keep convolution weights in transformed form, found by content). The host calls
+     * it when it takes a model out of service and when it releases the library, so that a
+     * retired model's data does not stay in memory. May be NULL; a host reads it only from a
+     * plugin whose abi_minor is at least 1. */
+    void (*release_caches)(void);
 } rs_plugin;
 
 /* The one exported symbol. */

@@ -1,0 +1,77 @@
+// WinogradWeightCacheTests: the content-keyed cache of transformed weights returns exactly what a
+// fresh transform gives, finds a weight again in other storage, never serves a stale transform
+// for a changed weight (even one element the fingerprint does not sample), stays within its
+// budget by dropping the least recently used, and empties on request; convolutions through it
+// keep matching the reference.
+
+import Testing
+@testable import Tensor
+
+@Suite struct WinogradWeightCacheTests {
+    @Test func aHitIsTheSameTransformFoundByContent() {
+        let cache = WinogradWeightCache(budgetBytes: 16 << 20)
+        let w = random([32, 24, 3, 3], seed: 1)
+        for transposed in [false, true] {
+            let fresh = Winograd.transformedWeights(w, transposed: transposed)
+            #expect(cache.transformed(w, transposed: transposed) == fresh)
+            // The same values in other storage (a plugin's per-call copy) are found again.
+            let copy = Tensor(uninitializedShape: w.shape) { _ = $0.initialize(from: w.data) }
+            #expect(cache.transformed(copy, transposed: transposed) == fresh)
+        }
+        let s = cache.statistics
+        #expect(s.hits == 2 && s.misses == 2 && s.entries == 2)
+        #expect(s.bytes == 2 * 4 * (w.count + 16 * 32 * 24))
+    }
+
+    @Test func aChangedWeightIsNeverServedAStaleTransform() {
+        let cache = WinogradWeightCache(budgetBytes: 16 << 20)
+        var w = random([16, 16, 3, 3], seed: 2)
+        _ = cache.transformed(w, transposed: false)
+        // 2304 elements: the fingerprint samples every 36th, so element 1 is not among them.
+        w.data[1] += 0.5
+        #expect(cache.transformed(w, transposed: false) == Winograd.transformedWeights(w, transposed: false))
+        #expect(cache.statistics.hits == 0)
+        // A training step changes every element: a miss again, then a hit for the new weight.
+        w.data = w.data.map { $0 * 0.99 }
+        _ = cache.transformed(w, transposed: false)
+        #expect(cache.transformed(w, transposed: false) == Winograd.transformedWeights(w, transposed: false))
+        #expect(cache.statistics.hits == 1 && cache.statistics.misses == 3)
+    }
+
+    @Test func theBudgetHoldsAndTheLeastRecentlyUsedGoesFirst() {
+        let weights = (0..<4).map { random([16, 16, 3, 3], seed: UInt64(10 + $0)) }
+        let entryBytes = 4 * (weights[0].count + 16 * 16 * 16)
+        let cache = WinogradWeightCache(budgetBytes: 3 * entryBytes)
+        for w in weights.prefix(3) { _ = cache.transformed(w, transposed: false) }
+        _ = cache.transformed(weights[0], transposed: false)   // 0 is now the most recent
+        _ = cache.transformed(weights[3], transposed: false)   // evicts 1, the least recent
+        #expect(cache.statistics.entries == 3 && cache.statistics.bytes <= cache.budgetBytes)
+        let hits = cache.statistics.hits
+        _ = cache.transformed(weights[0], transposed: false)
+        _ = cache.transformed(weights[2], transposed: false)
+        #expect(cache.statistics.hits == hits + 2)
+        _ = cache.transformed(weights[1], transposed: false)
+        #expect(cache.statistics.hits == hits + 2, "weight 1 should have been evicted")
+        // A weight larger than the whole budget is transformed but not kept.
+        let big = random([64, 64, 3, 3], seed: 20)
+        #expect(cache.transformed(big, transposed: false) == Winograd.transformedWeights(big, transposed: false))
+        #expect(cache.statistics.bytes <= cache.budgetBytes)
+        cache.removeAll()
+        #expect(cache.statistics.entries == 0 && cache.statistics.bytes == 0)
+    }
+
+    @Test func convolutionsThroughTheSharedCacheMatchTheReference() throws {
+        let x = random([2, 16, 9, 11], seed: 30)
+        var w = random([24, 16, 3, 3], seed: 31)
+        for step in 0..<3 {
+            for _ in 0..<2 {   // the second call of each step comes from the cache
+                let y = try Conv3x3.forward(x, weight: w, threads: ComputeThreads(2))
+                #expect(relativeError(y, ConvReference.conv(x, weight: w, bias: nil)) <= 1e-5, "step \(step)")
+                let u = random([2, 24, 9, 11], seed: 32)
+                let t = try ConvTranspose3x3.forward(u, weight: w, threads: ComputeThreads(2))
+                #expect(relativeError(t, ConvReference.convTranspose(u, weight: w, bias: nil)) <= 1e-5, "step \(step)")
+            }
+            w.data[5] -= 0.25   // as an optimiser step would
+        }
+    }
+}
