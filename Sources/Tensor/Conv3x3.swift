@@ -119,13 +119,21 @@ public enum Conv3x3 {
         let hw = h * w
         db.data.withUnsafeMutableBufferPointer { d in
             dy.data.withUnsafeBufferPointer { g in
+                // Eight running sums per channel: a single scalar sum is one long chain of
+                // dependent adds the compiler may not reorder (1.5% of a training step).
                 for ch in 0..<c {
+                    var s8 = SIMD8<Float>()
                     var s: Float = 0
                     for i in 0..<n {
-                        let base = (i * c + ch) * hw
-                        for j in 0..<hw { s += g[base + j] }
+                        let base = g.baseAddress! + (i * c + ch) * hw
+                        var j = 0
+                        while j + 8 <= hw {
+                            s8 += UnsafeRawPointer(base + j).loadUnaligned(as: SIMD8<Float>.self)
+                            j += 8
+                        }
+                        while j < hw { s += base[j]; j += 1 }
                     }
-                    d[ch] += s
+                    d[ch] += s8.sum() + s
                 }
             }
         }

@@ -1,24 +1,45 @@
 // ReLU: σ(x) = max(x, 0) and its backward. Input gradients are returned; nothing is cached.
+//
+// Both are branch-free SIMD selects: signs of activations are random, and the branchy loops
+// they replace mispredicted half their elements (ReLU.backward was 5.8% of a training step).
 
 public enum ReLU {
-    /// σ(x), any shape.
+    /// σ(x), any shape (NaN → 0, as !(NaN > 0)).
     public static func forward(_ x: Tensor) -> Tensor {
-        var y = x
-        y.data.withUnsafeMutableBufferPointer { p in
-            for i in p.indices where !(p[i] > 0) { p[i] = 0 }
+        Tensor(uninitializedShape: x.shape) { y in
+            x.data.withUnsafeBufferPointer { xp in
+                select(y.baseAddress!, keep: xp.baseAddress!, where: xp.baseAddress!, count: y.count)
+            }
         }
-        return y
     }
 
     /// dx = dy ⊙ [x > 0]. `x` is the forward input (or output: both have the same sign pattern).
     public static func backward(_ dy: Tensor, input x: Tensor) throws(TensorError) -> Tensor {
         try requireSameShape(dy, x, op: "ReLU.backward")
-        var dx = dy
-        dx.data.withUnsafeMutableBufferPointer { d in
-            x.data.withUnsafeBufferPointer { xp in
-                for i in d.indices where !(xp[i] > 0) { d[i] = 0 }
+        return Tensor(uninitializedShape: dy.shape) { dx in
+            dy.data.withUnsafeBufferPointer { g in
+                x.data.withUnsafeBufferPointer { xp in
+                    select(dx.baseAddress!, keep: g.baseAddress!, where: xp.baseAddress!, count: dx.count)
+                }
             }
         }
-        return dx
+    }
+
+    /// out[i] = value[i] where sign[i] > 0, else 0.
+    @inline(__always)
+    private static func select(_ out: UnsafeMutablePointer<Float>, keep value: UnsafePointer<Float>,
+                               where sign: UnsafePointer<Float>, count: Int) {
+        let zero = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            let s = UnsafeRawPointer(sign + i).loadUnaligned(as: SIMD8<Float>.self)
+            let v = UnsafeRawPointer(value + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: v.replacing(with: zero, where: .!(s .> zero)), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
+            out[i] = sign[i] > 0 ? value[i] : 0
+            i += 1
+        }
     }
 }

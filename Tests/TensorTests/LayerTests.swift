@@ -20,6 +20,15 @@ func awayFromZero(_ shape: [Int], seed: UInt64, margin: Float = 0.1) -> Tensor {
         let r = random(x.shape, seed: 2)
         let dx = try ReLU.backward(r, input: x)
         #expect(directionalGradientError(at: x, gradient: dx, eps: 1e-2) { try! ReLU.forward($0).dot(r) } <= 1e-3)
+        // The SIMD body and the scalar tail (37 = 4 × 8 + 5) give exactly the definition,
+        // NaN and ±0 included (NaN and 0 are not > 0, so they pass no gradient and map to 0).
+        var odd = random([37], seed: 3)
+        odd.data[3] = .nan; odd.data[35] = .nan; odd.data[5] = 0; odd.data[36] = -0.0
+        let g = random([37], seed: 4)
+        let (yo, go) = (ReLU.forward(odd), try ReLU.backward(g, input: odd))
+        for i in 0..<37 {
+            #expect(yo.data[i] == (odd.data[i] > 0 ? odd.data[i] : 0) && go.data[i] == (odd.data[i] > 0 ? g.data[i] : 0), "element \(i)")
+        }
         expectTensorError(mentioning: ["ReLU.backward", "[2, 3, 4, 5]", "[2, 3]"]) {
             _ = try ReLU.backward(Tensor(zeros: [2, 3]), input: x)
         }
