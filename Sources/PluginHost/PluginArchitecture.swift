@@ -127,7 +127,8 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
         let status = withViews(p) { params in
             withViews(parts) { states in
                 var call = rs_block_call(block: Int32(j), parameters: params, parameter_count: Int32(p.count), h: h,
-                                         threads: Int32(ctx.threads.count), evaluations: 0)
+                                         threads: Int32(ctx.threads.count), evaluations: 0,
+                                         weights_fixed: ctx.weightsFixed ? 1 : 0)
                 let s = body(&call, states, Int32(parts.count), &out, &tape, &error)
                 evaluations = call.evaluations
                 return s

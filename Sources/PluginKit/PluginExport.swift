@@ -13,13 +13,16 @@ public enum PluginExport {
     /// The one architecture this library exports (set by `entry`, read by the C functions).
     nonisolated(unsafe) static var architecture: (any ReversibleArchitecture)?
     nonisolated(unsafe) static var table: UnsafeMutablePointer<rs_plugin>?
+    /// The host's ABI minor: rs_block_call.weights_fixed exists only from 1.1 on.
+    nonisolated(unsafe) static var hostMinor: UInt32 = 0
     static let lock = Locked<Void>(())
 
     /// The table for `architecture`, or nil if the host's ABI major is not ours.
     public static func entry(_ architecture: any ReversibleArchitecture, description: String,
-                             hostMajor: UInt32) -> UnsafePointer<rs_plugin>? {
+                             hostMajor: UInt32, hostMinor: UInt32 = 0) -> UnsafePointer<rs_plugin>? {
         guard hostMajor == UInt32(REVSERVE_PLUGIN_ABI_MAJOR) else { return nil }
         return lock.withLock { _ in
+            Self.hostMinor = hostMinor
             if let table { return UnsafePointer(table) }
             Self.architecture = architecture
             let t = UnsafeMutablePointer<rs_plugin>.allocate(capacity: 1)
@@ -184,7 +187,8 @@ func parameters(_ call: UnsafeMutablePointer<rs_block_call>) -> [Tensor] {
 
 func context(_ call: UnsafeMutablePointer<rs_block_call>) -> (EngineContext, EvaluationCounter) {
     let counter = EvaluationCounter()
-    return (EngineContext(threads: ComputeThreads(Int(call.pointee.threads)), counter: counter), counter)
+    let fixed = PluginExport.hostMinor >= 1 && call.pointee.weights_fixed != 0
+    return (EngineContext(threads: ComputeThreads(Int(call.pointee.threads)), counter: counter, weightsFixed: fixed), counter)
 }
 
 /// Runs `body`, turning a thrown error into the status and message of the ABI.

@@ -1,6 +1,7 @@
 // EngineContext: what every engine call carries: the compute threads, and an optional counter of
 // residual-function evaluations (tests use it to prove that reversible backprop evaluates each
-// block function exactly once forward and once backward).
+// block function exactly once forward and once backward), and whether the weights stay fixed
+// from call to call (inference), which lets convolutions keep their transformed weights.
 
 import Synchronization
 import Tensor
@@ -8,10 +9,16 @@ import Tensor
 public struct EngineContext: Sendable {
     public var threads: ComputeThreads
     public var counter: EvaluationCounter?
+    /// The weights will be used again unchanged (inference): convolutions then keep their
+    /// Winograd-transformed weights (Conv3x3.forward's weightsFixed). Network.logits sets it;
+    /// training leaves it off, since its weights change every step and kept transforms would
+    /// only hold memory.
+    public var weightsFixed: Bool
 
-    public init(threads: ComputeThreads = .one, counter: EvaluationCounter? = nil) {
+    public init(threads: ComputeThreads = .one, counter: EvaluationCounter? = nil, weightsFixed: Bool = false) {
         self.threads = threads
         self.counter = counter
+        self.weightsFixed = weightsFixed
     }
 }
 

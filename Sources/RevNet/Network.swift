@@ -140,6 +140,8 @@ public struct Network: Sendable {
     /// Logits (N, classes) for a batch x (N, C_in, H, W), batch norm in eval mode.
     public func logits(_ x: Tensor, _ ctx: EngineContext = EngineContext()) throws(TensorError) -> Tensor {
         try checkInput(x, op: "Network.logits")
+        var ctx = ctx
+        ctx.weightsFixed = true
         var h = try stem(x, ctx)
         for u in 0..<config.units {
             h = try runUnit(u, input: h, ctx)

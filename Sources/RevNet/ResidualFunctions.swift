@@ -23,8 +23,8 @@ enum SymmetricResidual: ResidualFunction {
     static func evaluate(_ v: Tensor, weight k: Tensor, bias b: Tensor,
                          _ ctx: EngineContext) throws(TensorError) -> (Tensor, [Tensor]) {
         ctx.counter?.increment()
-        let a = try Conv3x3.forward(v, weight: k, bias: b, relu: true, threads: ctx.threads)
-        let out = try ConvTranspose3x3.forward(a, weight: k, threads: ctx.threads)
+        let a = try Conv3x3.forward(v, weight: k, bias: b, relu: true, threads: ctx.threads, weightsFixed: ctx.weightsFixed)
+        let out = try ConvTranspose3x3.forward(a, weight: k, threads: ctx.threads, weightsFixed: ctx.weightsFixed)
         return (out, [v, a])
     }
 
@@ -55,7 +55,8 @@ enum AntisymmetricResidual: ResidualFunction {
     static func evaluate(_ v: Tensor, weight k: Tensor, bias b: Tensor,
                          _ ctx: EngineContext) throws(TensorError) -> (Tensor, [Tensor]) {
         ctx.counter?.increment()
-        let a = try Conv3x3.forward(v, weight: operatorWeight(k), bias: b, relu: true, threads: ctx.threads)
+        let a = try Conv3x3.forward(v, weight: operatorWeight(k), bias: b, relu: true, threads: ctx.threads,
+                                    weightsFixed: ctx.weightsFixed)
         return (a, [v, a])
     }
 

@@ -14,9 +14,11 @@ public enum Conv3x3 {
     ///   - x: (N, Cin, H, W)
     ///   - weight: (Cout, Cin, 3, 3)
     ///   - bias: (Cout), or nil for none
+    ///   - weightsFixed: the weight will be used again unchanged (inference): keep its
+    ///     Winograd transform for the next call (WinogradWeightCache.swift)
     /// - Returns: (N, Cout, H, W)
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, relu: Bool = false,
-                               threads: ComputeThreads = .one) throws(TensorError) -> Tensor {
+                               threads: ComputeThreads = .one, weightsFixed: Bool = false) throws(TensorError) -> Tensor {
         let op = "Conv3x3.forward"
         let (n, cin, h, w) = try nchw(x, "input", op: op)
         let cout = try convWeightChannels(weight, op: op).out
@@ -25,7 +27,8 @@ public enum Conv3x3 {
         }
         if let bias { try requireShape(bias, [cout], "bias", op: op) }
         if Winograd.pays(inputChannels: cin, outputChannels: cout) {
-            return Winograd.convolve(x: x, weight: weight, transposed: false, bias: bias, relu: relu, threads: threads)
+            return Winograd.convolve(x: x, weight: weight, transposed: false, bias: bias, relu: relu, threads: threads,
+                                     cache: weightsFixed ? .shared : nil)
         }
         return lowered(x: x, weight: weight, bias: bias, relu: relu, threads: threads)
     }
@@ -201,9 +204,10 @@ public enum ConvTranspose3x3 {
     ///   - u: (N, Cout, H, W)
     ///   - weight: (Cout, Cin, 3, 3), the convolution's weight (not flipped)
     ///   - bias: (Cin), or nil for none
+    ///   - weightsFixed: as for Conv3x3.forward
     /// - Returns: (N, Cin, H, W)
     public static func forward(_ u: Tensor, weight: Tensor, bias: Tensor? = nil,
-                               threads: ComputeThreads = .one) throws(TensorError) -> Tensor {
+                               threads: ComputeThreads = .one, weightsFixed: Bool = false) throws(TensorError) -> Tensor {
         let op = "ConvTranspose3x3.forward"
         let (n, cout, h, w) = try nchw(u, "input", op: op)
         let cin = try convWeightChannels(weight, op: op).in
@@ -212,7 +216,8 @@ public enum ConvTranspose3x3 {
         }
         if let bias { try requireShape(bias, [cin], "bias", op: op) }
         if Winograd.pays(inputChannels: cout, outputChannels: cin) {
-            return Winograd.convolve(x: u, weight: weight, transposed: true, bias: bias, relu: false, threads: threads)
+            return Winograd.convolve(x: u, weight: weight, transposed: true, bias: bias, relu: false, threads: threads,
+                                     cache: weightsFixed ? .shared : nil)
         }
         return Conv3x3.lowered(x: u, weight: weight, transposed: true, bias: bias, threads: threads)
     }

@@ -25,19 +25,22 @@ enum Winograd {
 
     /// U (16 × out × in, row-major per ξ) for conv with `weight` (Cout, Cin, 3, 3), or for
     /// convT with the same weight (`transposed`: out = Cin, in = Cout, taps flipped).
-    static func transformedWeights(_ weight: Tensor, transposed: Bool) -> [Float] {
+    static func transformedWeights(_ weight: Tensor, transposed: Bool, threads: ComputeThreads = .one) -> [Float] {
         [Float](unsafeUninitializedCapacity: 16 * weight.shape[0] * weight.shape[1]) { u, initialized in
-            transformWeights(weight, transposed: transposed, into: u.baseAddress!)
+            transformWeights(weight, transposed: transposed, into: u.baseAddress!, threads: threads)
             initialized = u.count
         }
     }
 
-    /// transformedWeights, written to `u` (16 · Cout · Cin floats).
-    static func transformWeights(_ weight: Tensor, transposed: Bool, into u: UnsafeMutablePointer<Float>) {
+    /// transformedWeights, written to `u` (16 · Cout · Cin floats), output channels split over
+    /// `threads` (done on one thread it left the other workers idle: 10–20% of a batch-1 call).
+    static func transformWeights(_ weight: Tensor, transposed: Bool, into u: UnsafeMutablePointer<Float>,
+                                 threads: ComputeThreads = .one) {
         let co = weight.shape[0], ci = weight.shape[1]
         let outs = transposed ? ci : co, ins = transposed ? co : ci, plane = outs * ins
         weight.data.withUnsafeBufferPointer { w in
-            for o in 0..<outs {
+          threads.forEachChunk(of: outs) { _, range in
+            for o in range {
                 for i in 0..<ins {
                     // g: the 3×3 filter from input channel i to output channel o, as rows.
                     let base = transposed ? (i * ci + o) * 9 : (o * ci + i) * 9
@@ -58,13 +61,15 @@ enum Winograd {
                     put(t0, 0); put(t1, 1); put(t2, 2); put(t3, 3)
                 }
             }
+          }
         }
     }
 
     /// conv(x, W) (or convT(x, W) with `transposed`) + bias, then ReLU with `relu`. Shapes are
     /// checked by the callers; every output element is written.
+    /// With a `cache`, the weight's transform comes from, and stays in, it.
     static func convolve(x: Tensor, weight: Tensor, transposed: Bool, bias: Tensor?, relu: Bool,
-                         threads: ComputeThreads) -> Tensor {
+                         threads: ComputeThreads, cache: WinogradWeightCache? = nil) -> Tensor {
         let n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3]
         let cout = transposed ? weight.shape[1] : weight.shape[0]
         guard n * cout * h * w > 0 else { return Tensor(zeros: [n, cout, h, w]) }
@@ -80,7 +85,7 @@ enum Winograd {
         let biasValues = bias?.data ?? []
         return Tensor(uninitializedShape: [n, cout, h, w]) { yp in
             x.data.withUnsafeBufferPointer { xp in
-            WinogradWeightCache.shared.withTransformed(weight, transposed: transposed) { ub in
+            withTransformedWeights(weight, transposed: transposed, cache: cache, threads: threads) { ub in
             biasValues.withUnsafeBufferPointer { bp in
                 let xb = xp.baseAddress!, yb = yp.baseAddress!
                 let biasPointer = bp.isEmpty ? nil : bp.baseAddress
@@ -111,6 +116,14 @@ enum Winograd {
             }
             }
         }
+    }
+
+    /// Runs `body` with U for `weight`: kept in (or taken from) `cache` if there is one, else
+    /// transformed for this call only.
+    private static func withTransformedWeights<R>(_ weight: Tensor, transposed: Bool, cache: WinogradWeightCache?,
+                                                  threads: ComputeThreads, _ body: (UnsafePointer<Float>) -> R) -> R {
+        if let cache { return cache.withTransformed(weight, transposed: transposed, threads: threads, body) }
+        return transformedWeights(weight, transposed: transposed, threads: threads).withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     /// The cache budget of one group of tiles (see convolve).

@@ -36,14 +36,14 @@ final class WinogradWeightCache: Sendable {
         let weightCount: Int
 
         /// nil if the pages cannot be mapped (the caller then transforms without caching).
-        init?(_ weight: Tensor, transposed: Bool) {
+        init?(_ weight: Tensor, transposed: Bool, threads: ComputeThreads) {
             weightCount = weight.count
             bytes = 4 * (weight.count + 16 * weight.count / 9)
             guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
                   p != UnsafeMutableRawPointer(bitPattern: -1) else { return nil }
             pages = p
             weight.data.withUnsafeBytes { pages.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            Winograd.transformWeights(weight, transposed: transposed, into: transformed)
+            Winograd.transformWeights(weight, transposed: transposed, into: transformed, threads: threads)
         }
 
         deinit { munmap(pages, bytes) }
@@ -73,7 +73,8 @@ final class WinogradWeightCache: Sendable {
 
     /// Runs `body` with Winograd.transformedWeights(weight, transposed:), from the cache when
     /// this exact weight (shape and every element) was transformed before.
-    func withTransformed<R>(_ weight: Tensor, transposed: Bool, _ body: (UnsafePointer<Float>) -> R) -> R {
+    func withTransformed<R>(_ weight: Tensor, transposed: Bool, threads: ComputeThreads = .one,
+                            _ body: (UnsafePointer<Float>) -> R) -> R {
         let key = Key(shape: weight.shape, transposed: transposed, fingerprint: Self.fingerprint(weight.data))
         let found = state.withLock { s -> Entry? in
             s.clock += 1
@@ -87,8 +88,8 @@ final class WinogradWeightCache: Sendable {
             state.withLock { $0.hits += 1 }
             return body(found.transformed)
         }
-        guard let entry = Entry(weight, transposed: transposed) else {
-            return Winograd.transformedWeights(weight, transposed: transposed).withUnsafeBufferPointer { body($0.baseAddress!) }
+        guard let entry = Entry(weight, transposed: transposed, threads: threads) else {
+            return Winograd.transformedWeights(weight, transposed: transposed, threads: threads).withUnsafeBufferPointer { body($0.baseAddress!) }
         }
         if entry.bytes <= budgetBytes { insert(entry, key) }
         return body(entry.transformed)

@@ -13,6 +13,7 @@ import Testing
         let w = random([32, 24, 3, 3], seed: 1)
         for transposed in [false, true] {
             let fresh = Winograd.transformedWeights(w, transposed: transposed)
+            #expect(Winograd.transformedWeights(w, transposed: transposed, threads: ComputeThreads(3)) == fresh)
             #expect(cache.transformed(w, transposed: transposed) == fresh)
             // The same values in other storage (a plugin's per-call copy) are found again.
             let copy = Tensor(uninitializedShape: w.shape) { _ = $0.initialize(from: w.data) }
@@ -60,18 +61,26 @@ import Testing
         #expect(cache.statistics.entries == 0 && cache.statistics.bytes == 0)
     }
 
-    @Test func convolutionsThroughTheSharedCacheMatchTheReference() throws {
-        let x = random([2, 16, 9, 11], seed: 30)
+    @Test func convolutionsThroughACacheMatchTheReference() throws {
+        let cache = WinogradWeightCache(budgetBytes: 16 << 20)
+        let x = random([2, 16, 9, 11], seed: 30), u = random([2, 24, 9, 11], seed: 32)
         var w = random([24, 16, 3, 3], seed: 31)
         for step in 0..<3 {
             for _ in 0..<2 {   // the second call of each step comes from the cache
-                let y = try Conv3x3.forward(x, weight: w, threads: ComputeThreads(2))
+                let y = Winograd.convolve(x: x, weight: w, transposed: false, bias: nil, relu: false,
+                                          threads: ComputeThreads(2), cache: cache)
                 #expect(relativeError(y, ConvReference.conv(x, weight: w, bias: nil)) <= 1e-5, "step \(step)")
-                let u = random([2, 24, 9, 11], seed: 32)
-                let t = try ConvTranspose3x3.forward(u, weight: w, threads: ComputeThreads(2))
+                let t = Winograd.convolve(x: u, weight: w, transposed: true, bias: nil, relu: false,
+                                          threads: ComputeThreads(2), cache: cache)
                 #expect(relativeError(t, ConvReference.convTranspose(u, weight: w, bias: nil)) <= 1e-5, "step \(step)")
             }
             w.data[5] -= 0.25   // as an optimiser step would
         }
+        #expect(cache.statistics.hits == 6 && cache.statistics.misses == 6)
+        // The public entry points, with and without weightsFixed, give the same answer.
+        let kept = try Conv3x3.forward(x, weight: w, threads: ComputeThreads(2), weightsFixed: true)
+        #expect(try Conv3x3.forward(x, weight: w, threads: ComputeThreads(2)).data == kept.data)
+        #expect(try ConvTranspose3x3.forward(u, weight: w, threads: ComputeThreads(2), weightsFixed: true).data
+                == ConvTranspose3x3.forward(u, weight: w, threads: ComputeThreads(2)).data)
     }
 }

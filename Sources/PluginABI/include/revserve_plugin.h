@@ -92,6 +92,10 @@ typedef struct rs_block_call {
     float h;
     int32_t threads;
     int64_t evaluations; /* out */
+    /* ABI 1.1 (read it only from a host whose minor, given to the entry function, is at least
+     * 1): nonzero when these parameters will be passed again unchanged (inference), so the
+     * plugin may keep what it derives from them until release_caches; zero in training. */
+    int32_t weights_fixed;
 } rs_block_call;
 
 typedef struct rs_plugin {
