@@ -50,7 +50,9 @@ let package = Package(
         .target(name: "PluginABI"),
         // A pthread-backed lock (ThreadSanitizer sees it; Synchronization.Mutex it does not).
         .target(name: "Locking"),
-        .target(name: "Tensor", dependencies: ["CBLAS", "Locking"]),
+        // AVX2 loops for the Winograd transforms, picked at run time (Tensor/Winograd.swift).
+        .target(name: "CKernels"),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels", "Locking"]),
         .target(name: "RevNet", dependencies: ["Locking", "Tensor"]),
         .target(name: "PluginKit", dependencies: ["Locking", "PluginABI", "RevNet", "Tensor"]),
         .target(name: "PluginHost", dependencies: ["Locking", "PluginABI", "RevNet", "Tensor"]),

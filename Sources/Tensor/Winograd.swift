@@ -11,7 +11,14 @@
 // in groups whose transformed data stays in a core's cache; groups are the unit of parallelism,
 // so a batch of one image spreads over every worker too. The matrices are Lavin & Gray's (2016).
 
+import CKernels
+
 enum Winograd {
+    /// Which loops run the input and output transforms: the AVX2 ones (8 tiles per
+    /// instruction, CKernels) where the CPU has them, else the portable Swift ones (4).
+    enum Transforms: Sendable { case portable, avx2 }
+    static let bestTransforms: Transforms = rs_winograd_avx2_available() != 0 ? .avx2 : .portable
+
     /// Whether F(2×2, 3×3) beats the nine-tap lowering: its transforms cost per channel what the
     /// saved multiplications save per channel pair, so it needs enough channels on both sides.
     /// Measured on hamiltonian-74's shapes at batch 64, 2 threads (`revserve bench kernels`,
@@ -69,11 +76,12 @@ enum Winograd {
     /// checked by the callers; every output element is written.
     /// With a `cache`, the weight's transform comes from, and stays in, it.
     static func convolve(x: Tensor, weight: Tensor, transposed: Bool, bias: Tensor?, relu: Bool,
-                         threads: ComputeThreads, cache: WinogradWeightCache? = nil) -> Tensor {
+                         threads: ComputeThreads, cache: WinogradWeightCache? = nil,
+                         transforms: Transforms = bestTransforms) -> Tensor {
         let n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3]
         let cout = transposed ? weight.shape[1] : weight.shape[0]
         guard n * cout * h * w > 0 else { return Tensor(zeros: [n, cout, h, w]) }
-        let tiles = TileGrid(height: h, width: w), total = n * tiles.perImage
+        let tiles = TileGrid(height: h, width: w, avx2: transforms == .avx2), total = n * tiles.perImage
         // Tiles per group: the group's V and M (16 × channels × tiles floats each) within
         // about 1 MB (a Zen 4 core's L2), so that they stay near the core from transform to
         // sgemm to transform back, and at least two groups per worker when there are enough
@@ -136,6 +144,8 @@ enum Winograd {
 /// transforms between them and the 16 ξ planes (each plane: channels rows of `count` tiles).
 struct TileGrid {
     let height: Int, width: Int
+    /// Runs of 8 whole tiles go through CKernels' AVX2 loops.
+    var avx2 = false
     var tilesWide: Int { (width + 1) / 2 }
     var perImage: Int { ((height + 1) / 2) * tilesWide }
 
@@ -169,7 +179,12 @@ struct TileGrid {
                     let r = t % perImage, ty = r / tilesWide, tx = r % tilesWide, j = t - tiles.lowerBound
                     // The patch of tile (ty, tx) starts at padded row 2·ty, column 2·tx.
                     let q = padded + 2 * ty * pw + 2 * tx
-                    if t + 4 <= end && tx + 3 < tilesWide {
+                    if avx2 && t + 8 <= end && tx + 7 < tilesWide {
+                        // As many runs of 8 as fit in this tile row and the range.
+                        let groups = Swift.min(end - t, tilesWide - tx) / 8
+                        rs_winograd_input_avx2(q, pw, groups, row + j, plane)
+                        t += 8 * groups
+                    } else if t + 4 <= end && tx + 3 < tilesWide {
                         transformFour(q, rowStride: pw, into: row + j, plane: plane)
                         t += 4
                     } else {
@@ -252,6 +267,13 @@ struct TileGrid {
             while j < count {
                 let t = tiles.lowerBound + j
                 let (image, oy, ox) = origin(t)
+                if avx2 && j + 8 <= count && oy + 1 < h && ox + 16 <= w && ox / 2 + 7 < tilesWide {
+                    // Runs of 8 whole tiles within this tile row and the range.
+                    let groups = Swift.min(count - j, Swift.min(tilesWide - ox / 2, (w - ox) / 2)) / 8
+                    rs_winograd_output_avx2(row + j, plane, groups, y + (image * channels + c) * hw + oy * w + ox, w, b, relu ? 1 : 0)
+                    j += 8 * groups
+                    continue
+                }
                 // Four whole tiles side by side: one SIMD lane per tile, written back as two
                 // rows of 8 interleaved outputs.
                 if j + 4 <= count && oy + 1 < h && ox + 7 < w && ox / 2 + 3 < tilesWide {

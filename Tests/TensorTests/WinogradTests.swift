@@ -1,7 +1,7 @@
 // WinogradTests: F(2×2, 3×3) and the nine-tap lowering, each called directly, against the naive
 // references on every test shape (odd sizes, edge tiles, one pixel, few and many channels), for
-// conv and its transpose, with bias and fused ReLU, on 1, 2 and 4 workers; and which one
-// Conv3x3.forward picks.
+// conv and its transpose, with bias and fused ReLU, on 1, 2 and 4 workers; the AVX2 transform
+// loops give exactly the portable ones' results; and which one Conv3x3.forward picks.
 
 import Testing
 @testable import Tensor
@@ -26,6 +26,36 @@ import Testing
                     "nine-tap conv \(shape)")
             #expect(relativeError(Conv3x3.lowered(x: u, weight: wt, transposed: true, bias: bt, threads: t), convT) <= 1e-5,
                     "nine-tap convT \(shape)")
+        }
+    }
+
+    /// The AVX2 loops (runs of 8 tiles) do the portable loops' arithmetic in the same order, so
+    /// the results are identical, on widths with whole runs, partial runs and odd edges, with
+    /// NaN and negative zero through the fused ReLU.
+    @Test(.enabled(if: Winograd.bestTransforms == .avx2, "this CPU has no AVX2: only the portable loops run"))
+    func theAVX2TransformsGiveThePortableResults() throws {
+        for (k, (n, cin, cout, h, w)) in [(1, 16, 16, 32, 32), (2, 16, 24, 17, 35), (1, 16, 16, 4, 40), (3, 24, 16, 16, 16),
+                                          (1, 16, 16, 9, 18), (2, 16, 16, 8, 8)].enumerated() {
+            var x = random([n, cin, h, w], seed: UInt64(40 + k))
+            x.data[7] = .nan; x.data[x.count / 2] = -0.0
+            let wt = random([cout, cin, 3, 3], seed: UInt64(50 + k)), b = random([cout], seed: UInt64(60 + k))
+            let u = random([n, cout, h, w], seed: UInt64(70 + k))
+            for threads in [1, 2] {
+                let t = ComputeThreads(threads)
+                let fast = Winograd.convolve(x: x, weight: wt, transposed: false, bias: b, relu: true, threads: t, transforms: .avx2)
+                let slow = Winograd.convolve(x: x, weight: wt, transposed: false, bias: b, relu: true, threads: t, transforms: .portable)
+                #expect(fast.data.map(\.bitPattern) == slow.data.map(\.bitPattern), "conv \(n),\(cin),\(cout),\(h),\(w) on \(threads)")
+                let fastT = Winograd.convolve(x: u, weight: wt, transposed: true, bias: nil, relu: false, threads: t, transforms: .avx2)
+                let slowT = Winograd.convolve(x: u, weight: wt, transposed: true, bias: nil, relu: false, threads: t, transforms: .portable)
+                #expect(fastT.data == slowT.data, "convT \(n),\(cin),\(cout),\(h),\(w) on \(threads)")
+                // And both are the convolution (away from the NaN's reach, which both spread alike).
+                var clean = x
+                clean.data[7] = 0
+                var ref = ConvReference.conv(clean, weight: wt, bias: b)
+                ref.data = ref.data.map { Swift.max($0, 0) }
+                let got = Winograd.convolve(x: clean, weight: wt, transposed: false, bias: b, relu: true, threads: t, transforms: .avx2)
+                #expect(relativeError(got, ref) <= 1e-5)
+            }
         }
     }
 

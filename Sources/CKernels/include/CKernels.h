@@ -1,0 +1,27 @@
+// CKernels: hand-vectorised AVX2 inner loops for the Winograd F(2×2, 3×3) transforms
+// (Sources/Tensor/Winograd.swift), chosen at run time when the CPU has AVX2 and FMA.
+//
+// Swift code is compiled for baseline x86-64 (SSE2), so its SIMD types give 4-lane code; these
+// loops handle 8 tiles per instruction. Each function is the same arithmetic as the Swift
+// version it replaces for a run of whole tiles; the Swift code keeps every edge case.
+#ifndef REVSERVE_CKERNELS_H
+#define REVSERVE_CKERNELS_H
+
+#include <stddef.h>
+
+/// 1 if this CPU runs the AVX2 + FMA kernels below, else 0 (then never call them).
+int rs_winograd_avx2_available(void);
+
+/// Input transform V = Bᵀ d B of `groups` × 8 side-by-side tiles. `q` is the top-left of the
+/// first tile's 4×4 patch in a zero-bordered plane with row stride `pw` (tile i's patch starts
+/// 2·i floats further); lane i of ξ plane k goes to out[k·plane + i] (the next group of 8 to
+/// out + 8).
+void rs_winograd_input_avx2(const float *q, ptrdiff_t pw, ptrdiff_t groups, float *out, ptrdiff_t plane);
+
+/// Output transform y = Aᵀ M A + bias (then max(·, 0) with `relu`, NaN kept) of `groups` × 8
+/// side-by-side tiles: M for tile i, ξ k is m[k·plane + i]; tile i writes y[2i], y[2i + 1] and
+/// the same two a row (`w` floats) below.
+void rs_winograd_output_avx2(const float *m, ptrdiff_t plane, ptrdiff_t groups, float *y, ptrdiff_t w,
+                             float bias, int relu);
+
+#endif
