@@ -77,6 +77,41 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
         }
     }
 
+    /// Inference through several blocks in one plugin call (ABI 1.1's forward_blocks), in runs
+    /// of at most 32 blocks (the parameter views nest one closure per tensor); block by block
+    /// for a plugin without it.
+    public func forward(blocks: Range<Int>, parameters: [[Tensor]], state: BlockState, h: Float,
+                        _ ctx: EngineContext) throws(TensorError) -> BlockState {
+        guard let run = library.forwardBlocks else {
+            return try forwardEachBlock(blocks: blocks, parameters: parameters, state: state, h: h, ctx)
+        }
+        var state = state
+        for start in stride(from: 0, to: blocks.count, by: 32) {
+            let run32 = start..<Swift.min(blocks.count, start + 32)
+            var out: OpaquePointer?, error = rs_error()
+            var evaluations: Int64 = 0
+            let status = withViews(Array(parameters[run32])) { params in
+                withViews(state.parts) { states in
+                    var calls = run32.map { i in
+                        rs_block_call(block: Int32(blocks.lowerBound + i), parameters: params[i - start],
+                                      parameter_count: Int32(parameters[i].count), h: h, threads: Int32(ctx.threads.count),
+                                      evaluations: 0, weights_fixed: ctx.weightsFixed ? 1 : 0)
+                    }
+                    let s = calls.withUnsafeMutableBufferPointer { run($0.baseAddress, Int32($0.count), states, Int32(state.parts.count), &out, &error) }
+                    evaluations = calls.reduce(0) { $0 + $1.evaluations }
+                    return s
+                }
+            }
+            guard status == RS_OK, let out else {
+                throw .invalidArgument(op: "\(name) plugin forward_blocks, blocks \(blocks.lowerBound + run32.lowerBound)…\(blocks.lowerBound + run32.upperBound - 1)",
+                                       detail: message(error))
+            }
+            ctx.counter?.increment(by: Int(evaluations))
+            state = BlockState(copyOut(out))
+        }
+        return state
+    }
+
     public func reconstruct(block j: Int, parameters p: [Tensor], output: BlockState, h: Float,
                             _ ctx: EngineContext) throws(TensorError) -> (BlockState, BlockTape) {
         try blockCall("reconstruct", j, p, output.parts, h, ctx) { call, parts, count, out, tape, e in
@@ -159,6 +194,15 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
 }
 
 /// Views of host tensors for one call (valid inside `body` only).
+/// Views of several lists at once (one per block), valid inside `body`.
+func withViews<R>(_ lists: [[Tensor]], _ body: ([UnsafePointer<rs_tensor_in>]) -> R) -> R {
+    func bind(_ i: Int, _ bound: [UnsafePointer<rs_tensor_in>]) -> R {
+        guard i < lists.count else { return body(bound) }
+        return withViews(lists[i]) { bind(i + 1, bound + [$0]) }
+    }
+    return bind(0, [])
+}
+
 func withViews<R>(_ tensors: [Tensor], _ body: (UnsafePointer<rs_tensor_in>) -> R) -> R {
     var views = [rs_tensor_in](repeating: rs_tensor_in(), count: max(1, tensors.count))
     func bind(_ i: Int) -> R {

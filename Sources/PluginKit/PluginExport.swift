@@ -90,6 +90,19 @@ public enum PluginExport {
                 try PluginExport.arch.forward(block: j, parameters: p, state: s, h: h, ctx)
             }
         }
+        t.pointee.forward_blocks = { calls, count, state, parts, out, error in
+            run(error) { () throws(TensorError) in
+                var s = BlockState(tensors(state, parts))
+                for i in 0..<Int(count) {
+                    let call = calls! + i
+                    let (ctx, counter) = context(call)
+                    s = try PluginExport.arch.forward(block: Int(call.pointee.block), parameters: parameters(call),
+                                                      state: s, h: call.pointee.h, ctx).0
+                    call.pointee.evaluations = Int64(counter.count)
+                }
+                out?.pointee = export(s.parts)
+            }
+        }
         t.pointee.reconstruct = { call, output, parts, out, tape, error in
             blockStep(call!, output, parts, out, tape, error) { j, p, s, h, ctx throws(TensorError) in
                 try PluginExport.arch.reconstruct(block: j, parameters: p, output: s, h: h, ctx)

@@ -169,11 +169,9 @@ public struct Network: Sendable {
 
     /// Unit u on input x (N, C_u, H_u, W_u), no tapes kept.
     func runUnit(_ u: Int, input x: Tensor, _ ctx: EngineContext) throws(TensorError) -> Tensor {
-        var state = try architecture.enter(x)
-        for j in 0..<config.unitBlocks[u] {
-            state = try architecture.forward(block: j, parameters: blockParameters(unit: u, block: j),
-                                             state: state, h: config.h, ctx).0
-        }
+        let blocks = 0..<config.unitBlocks[u]
+        let state = try architecture.forward(blocks: blocks, parameters: blocks.map { blockParameters(unit: u, block: $0) },
+                                             state: architecture.enter(x), h: config.h, ctx)
         return try architecture.exit(state)
     }
 

@@ -52,9 +52,30 @@ public protocol ReversibleArchitecture: Sendable {
     /// accumulates the parameter gradients into `gradients` (same order as `parameters`).
     func backward(block j: Int, parameters p: [Tensor], tape: BlockTape, outputGradient: BlockState,
                   gradients: inout [Tensor], h: Float, _ ctx: EngineContext) throws(TensorError) -> BlockState
+    /// Blocks `blocks` in order from `state`, keeping no tapes (inference); `parameters[i]` are
+    /// those of block blocks.lowerBound + i. Returns the last block's output. The default is
+    /// forwardEachBlock; a plugin runs them all in one call, so that the state crosses the
+    /// library boundary once per unit instead of twice per block.
+    func forward(blocks: Range<Int>, parameters: [[Tensor]], state: BlockState, h: Float,
+                 _ ctx: EngineContext) throws(TensorError) -> BlockState
 }
 
 extension ReversibleArchitecture {
+    public func forward(blocks: Range<Int>, parameters: [[Tensor]], state: BlockState, h: Float,
+                        _ ctx: EngineContext) throws(TensorError) -> BlockState {
+        try forwardEachBlock(blocks: blocks, parameters: parameters, state: state, h: h, ctx)
+    }
+
+    /// forward(blocks:) as one forward(block:) call per block, tapes dropped.
+    public func forwardEachBlock(blocks: Range<Int>, parameters: [[Tensor]], state: BlockState, h: Float,
+                                 _ ctx: EngineContext) throws(TensorError) -> BlockState {
+        var state = state
+        for (i, j) in blocks.enumerated() {
+            state = try forward(block: j, parameters: parameters[i], state: state, h: h, ctx).0
+        }
+        return state
+    }
+
     /// The block's input from its output (inference-time inverse).
     public func inverse(block j: Int, parameters p: [Tensor], output: BlockState, h: Float,
                         _ ctx: EngineContext) throws(TensorError) -> BlockState {

@@ -92,6 +92,23 @@ func scratchDirectory() throws -> URL {
         #expect(try viaPlugin.logits(x, EngineContext(threads: ComputeThreads(2))).data == expected)
     }
 
+    @Test(arguments: ["Hamiltonian", "Midpoint", "Leapfrog"])
+    func inferenceRunsAUnitsBlocksInOnePluginCall(_ library: String) throws {
+        // 37 blocks in one unit: forward_blocks runs them in calls of 32 and 5, and the logits
+        // and evaluation counts are exactly the built-in's, block by block.
+        let plugin = try PluginLoader.load(try bundledPlugin(library))
+        #expect(plugin.library.forwardBlocks != nil)
+        let config = NetworkConfig(architecture: plugin.name, inputShape: [3, 6, 6], numClasses: 3, unitChannels: [8, 16],
+                                   unitBlocks: [37, 2], h: 0.05)
+        let native = try Network(config: config, seed: 8)
+        let viaPlugin = try Network(config: config, architecture: plugin, weights: native.weights)
+        var rng = SeededGenerator(seed: 11)
+        let x = Tensor.randomNormal([2, 3, 6, 6], using: &rng)
+        let a = EvaluationCounter(), b = EvaluationCounter()
+        #expect(try viaPlugin.logits(x, EngineContext(counter: b)).data == native.logits(x, EngineContext(counter: a)).data)
+        #expect(a.count == b.count && a.count == 39 * plugin.functionsPerBlock, "\(a.count) vs \(b.count)")
+    }
+
     @Test func aPluginInPlainCServes() throws {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
