@@ -47,8 +47,11 @@ build: deps
 # there says more about the neighbours than about the daemon (it failed CI once at 5.4 s; the
 # hostile suite's "good requests keep flowing" once saw 3.9 s per good request before it began).
 # They also run one after another: run side by side, the overload test's 256 clients slowed the
-# hostile suite's daemon enough that its memory check failed CI once (+10.04% against 10%).
-TIMED_TESTS := OverloadTests|aTrainedVersionIsServedWithinSeconds|HostileInputTests\.HostileInputTests/
+# hostile suite's daemon enough that its memory check failed CI once (+10.04% against 10%). The
+# hot swap test's memory check joins them: how many requests overlap a swap (and so what a
+# retired version still holds when it is measured) depends on the neighbours' load too (+0.6–5%
+# alone, up to +11.6% in the parallel run, against 10%).
+TIMED_TESTS := OverloadTests|aTrainedVersionIsServedWithinSeconds|twentySwapsUnderLoadLoseNothing|HostileInputTests\.HostileInputTests/
 
 test: test-deps
 	swift build $(TEST_FLAGS) --build-tests

@@ -7,7 +7,6 @@
 
 import CShims
 import Logging
-import PluginHost
 import Tensor
 #if canImport(Glibc)
 import Glibc
@@ -208,12 +207,8 @@ public actor RepositoryManager {
             logger.info("model '\(name)' version \(s.descriptor.version): unloaded")
             await s.scheduler.flush()
         }
-        // Transformed weights are cached by content, for all models at once: dropping them all
-        // costs each remaining model one transform per weight, while keeping them would hold
-        // the retired version's in memory. Then give freed weights back to the system (glibc
-        // keeps small blocks otherwise).
-        Conv3x3.releaseCachedWeights()
-        PluginArchitecture.releaseCaches()
+        // Give freed weights back to the system (glibc keeps small blocks otherwise). The
+        // version's cached weight transforms go when its last request ends (CacheRelease).
         _ = rs_malloc_trim()
     }
 

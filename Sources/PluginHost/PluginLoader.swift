@@ -4,6 +4,7 @@
 // Refusals are typed and say which file and why.
 
 import Foundation
+import Locking
 import PluginABI
 import RevNet
 #if canImport(Glibc)
@@ -32,7 +33,8 @@ public enum PluginError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// A loaded library: the file it came from, its private copy, and its table.
+/// A loaded library: the file it came from, the private copy it was mapped from (removed as
+/// soon as it was mapped), and its table.
 public final class PluginLibrary: @unchecked Sendable {   // immutable after init
     public let source: String
     public let loadedFrom: String
@@ -49,10 +51,7 @@ public final class PluginLibrary: @unchecked Sendable {   // immutable after ini
     // Never dlclose'd: a Swift plugin carries its own copy of the Swift runtime and worker
     // threads parked in its code, which unmapping would pull from under them. Dropping the last
     // reference frees everything the host holds; the code mapping stays until exit.
-    deinit {
-        releaseCaches()
-        unlink(loadedFrom)
-    }
+    deinit { releaseCaches() }
 
     /// Asks the plugin to drop what it keeps across calls (ABI 1.1's release_caches; a 1.0
     /// plugin's table ends before that field, so it is read only from 1.1 on).
@@ -77,13 +76,22 @@ public final class PluginLibrary: @unchecked Sendable {   // immutable after ini
 }
 
 public enum PluginLoader {
-    /// Where private copies of plugin libraries are made.
-    static let copies: String = {
-        let dir = NSTemporaryDirectory() + "revserve-plugins-\(getpid())"
-        mkdir(dir, 0o700)
-        return dir
-    }()
-    nonisolated(unsafe) static var serial = 0
+    /// Where private copies of plugin libraries are made, each removed again once mapped.
+    static let copies = NSTemporaryDirectory() + copiesPrefix + "\(getpid())"
+    static let copiesPrefix = "revserve-plugins-"
+    private static let serial = Locked(0)
+
+    /// Removes what processes killed in the middle of a copy left behind (nothing can clean up
+    /// after SIGKILL): the copy directories of processes that no longer exist.
+    static func sweepStaleCopies() {
+        let tmp = NSTemporaryDirectory()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where name.hasPrefix(copiesPrefix) {
+            guard let pid = pid_t(name.dropFirst(copiesPrefix.count)), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(atPath: tmp + name) }
+        }
+    }
+    /// The first load of a process sweeps.
+    private static let swept: Void = sweepStaleCopies()
 
     /// Loads the plugin library at `path` and returns its architecture.
     public static func load(_ path: String) throws(PluginError) -> PluginArchitecture {
@@ -91,23 +99,31 @@ public enum PluginLoader {
         guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw .unreadable(path, reason: "no such file") }
         // Code that others may rewrite would run as us.
         if st.st_mode & (S_IWOTH | S_IWGRP) != 0 { throw .unsafePermissions(path, reason: "the file is writable by its group or other users (chmod go-w)") }
-        serial += 1
-        let copy = copies + "/\(serial)-" + URL(fileURLWithPath: path).lastPathComponent
-        do {
-            if FileManager.default.fileExists(atPath: copy) { try FileManager.default.removeItem(atPath: copy) }
-            try FileManager.default.copyItem(atPath: path, toPath: copy)
-        } catch {
-            throw .unreadable(path, reason: error.localizedDescription)
+        // A private copy under a fresh name: dlopen of a path it has seen returns the old
+        // mapping, so a rebuilt library would never load. The copy is unlinked as soon as it is
+        // mapped (the mapping keeps the file's pages), and the directory with it: every
+        // process that loaded plugins used to leave its copies behind, and /tmp filled up
+        // (10 271 directories, 70 GB on the build machine).
+        _ = swept
+        let (handle, copy) = try serial.withLock { n throws(PluginError) -> (UnsafeMutableRawPointer, String) in
+            n += 1
+            mkdir(copies, 0o700)
+            defer { rmdir(copies) }
+            let copy = copies + "/\(n)-" + URL(fileURLWithPath: path).lastPathComponent
+            do {
+                if FileManager.default.fileExists(atPath: copy) { try FileManager.default.removeItem(atPath: copy) }
+                try FileManager.default.copyItem(atPath: path, toPath: copy)
+            } catch {
+                throw .unreadable(path, reason: error.localizedDescription)
+            }
+            defer { unlink(copy) }
+            guard let handle = dlopen(copy, RTLD_NOW | RTLD_LOCAL) else { throw .dlopen(path, reason: String(cString: dlerror())) }
+            return (handle, copy)
         }
-        guard let handle = dlopen(copy, RTLD_NOW | RTLD_LOCAL) else {
-            unlink(copy)
-            throw .dlopen(path, reason: String(cString: dlerror()))
-        }
-        guard let symbol = dlsym(handle, REVSERVE_PLUGIN_ENTRY_SYMBOL) else { unlink(copy); throw .missingEntry(path) }
+        guard let symbol = dlsym(handle, REVSERVE_PLUGIN_ENTRY_SYMBOL) else { throw .missingEntry(path) }
         let entry = unsafeBitCast(symbol, to: rs_plugin_entry_fn.self)
-        guard let table = entry(UInt32(REVSERVE_PLUGIN_ABI_MAJOR), UInt32(REVSERVE_PLUGIN_ABI_MINOR)) else { unlink(copy); throw .refused(path) }
+        guard let table = entry(UInt32(REVSERVE_PLUGIN_ABI_MAJOR), UInt32(REVSERVE_PLUGIN_ABI_MINOR)) else { throw .refused(path) }
         guard table.pointee.abi_major == UInt32(REVSERVE_PLUGIN_ABI_MAJOR) else {
-            unlink(copy)
             throw .abiMismatch(path, plugin: table.pointee.abi_major, host: UInt32(REVSERVE_PLUGIN_ABI_MAJOR))
         }
         let t = table.pointee
@@ -120,7 +136,7 @@ public enum PluginLoader {
             ("tensors_count", t.tensors_count != nil), ("tensors_get", t.tensors_get != nil),
             ("tensors_free", t.tensors_free != nil), ("tape_bytes", t.tape_bytes != nil), ("tape_free", t.tape_free != nil),
         ]
-        if let missing = required.first(where: { !$0.1 }) { unlink(copy); throw .incomplete(path, missing: missing.0) }
+        if let missing = required.first(where: { !$0.1 }) { throw .incomplete(path, missing: missing.0) }
         return PluginArchitecture(PluginLibrary(source: path, loadedFrom: copy, handle: handle, table: table))
     }
 

@@ -3,6 +3,9 @@
 // Kernels need a few hundred KiB of scratch per worker on every call. Allocating it afresh each
 // time costs page faults (large blocks come from mmap) that showed up as a large, noisy share of
 // a convolution's time, so finished buffers go back to a small shared free list instead.
+// Sizes are rounded up to a power of two and a request takes the smallest buffer that fits:
+// with exact sizes and first fit, a daemon cycling through models of different widths kept
+// adding buffers that no other model's request fitted (+20% resident memory after 20 swaps).
 
 import Locking
 
@@ -26,10 +29,13 @@ final class ScratchBuffers: Sendable {
 
     private func take(_ capacity: Int) -> Buffer {
         let reused = free.withLock { list -> Buffer? in
-            guard let i = list.firstIndex(where: { $0.capacity >= capacity }) else { return nil }
+            guard let i = list.indices.filter({ list[$0].capacity >= capacity }).min(by: { list[$0].capacity < list[$1].capacity })
+            else { return nil }
             return list.remove(at: i)
         }
-        return reused ?? Buffer(pointer: .allocate(capacity: Swift.max(capacity, 1)), capacity: capacity)
+        if let reused { return reused }
+        let size = Swift.max(1024, capacity).nextPowerOfTwo
+        return Buffer(pointer: .allocate(capacity: size), capacity: size)
     }
 
     private func give(_ buffer: Buffer) {
@@ -41,4 +47,9 @@ final class ScratchBuffers: Sendable {
         }
         dropped?.pointer.deallocate()
     }
+}
+
+extension Int {
+    /// The smallest power of two ≥ self (self ≥ 1).
+    var nextPowerOfTwo: Int { 1 << (Int.bitWidth - (self - 1).leadingZeroBitCount) }
 }

@@ -32,17 +32,20 @@ enum Winograd {
 
     /// U (16 × out × in, row-major per ξ) for conv with `weight` (Cout, Cin, 3, 3), or for
     /// convT with the same weight (`transposed`: out = Cin, in = Cout, taps flipped).
-    static func transformedWeights(_ weight: Tensor, transposed: Bool, threads: ComputeThreads = .one) -> [Float] {
-        [Float](unsafeUninitializedCapacity: 16 * weight.shape[0] * weight.shape[1]) { u, initialized in
-            transformWeights(weight, transposed: transposed, into: u.baseAddress!, threads: threads)
+    /// With `tile` 4: U = G g Gᵀ of F(4×4, 3×3), 36 × out × in.
+    static func transformedWeights(_ weight: Tensor, transposed: Bool, tile: Int = 2,
+                                   threads: ComputeThreads = .one) -> [Float] {
+        [Float](unsafeUninitializedCapacity: (tile + 2) * (tile + 2) * weight.shape[0] * weight.shape[1]) { u, initialized in
+            transformWeights(weight, transposed: transposed, tile: tile, into: u.baseAddress!, threads: threads)
             initialized = u.count
         }
     }
 
     /// transformedWeights, written to `u` (16 · Cout · Cin floats), output channels split over
     /// `threads` (done on one thread it left the other workers idle: 10–20% of a batch-1 call).
-    static func transformWeights(_ weight: Tensor, transposed: Bool, into u: UnsafeMutablePointer<Float>,
+    static func transformWeights(_ weight: Tensor, transposed: Bool, tile: Int = 2, into u: UnsafeMutablePointer<Float>,
                                  threads: ComputeThreads = .one) {
+        if tile == 4 { return transformWeights4(weight, transposed: transposed, into: u, threads: threads) }
         let co = weight.shape[0], ci = weight.shape[1]
         let outs = transposed ? ci : co, ins = transposed ? co : ci, plane = outs * ins
         weight.data.withUnsafeBufferPointer { w in
@@ -72,44 +75,87 @@ enum Winograd {
         }
     }
 
+    /// F(4×4, 3×3)'s U = G g Gᵀ (36 × out × in), computed in Double and rounded once: G's
+    /// sixths and twenty-fourths are not exact in Float.
+    private static func transformWeights4(_ weight: Tensor, transposed: Bool, into u: UnsafeMutablePointer<Float>,
+                                          threads: ComputeThreads) {
+        let g: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
+                             [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
+        let co = weight.shape[0], ci = weight.shape[1]
+        let outs = transposed ? ci : co, ins = transposed ? co : ci, plane = outs * ins
+        weight.data.withUnsafeBufferPointer { w in
+            threads.forEachChunk(of: outs) { _, range in
+                for o in range {
+                    for i in 0..<ins {
+                        let base = transposed ? (i * ci + o) * 9 : (o * ci + i) * 9
+                        func tap(_ k: Int) -> Double { Double(transposed ? w[base + 8 - k] : w[base + k]) }
+                        // t = G gf (6 × 3), then U = t Gᵀ (6 × 6).
+                        var t = [[Double]](repeating: [0, 0, 0], count: 6)
+                        for r in 0..<6 { for c in 0..<3 { t[r][c] = g[r][0] * tap(c) + g[r][1] * tap(3 + c) + g[r][2] * tap(6 + c) } }
+                        for r in 0..<6 {
+                            for c in 0..<6 {
+                                u[(6 * r + c) * plane + o * ins + i] = Float(t[r][0] * g[c][0] + t[r][1] * g[c][1] + t[r][2] * g[c][2])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// conv(x, W) (or convT(x, W) with `transposed`) + bias, then ReLU with `relu`. Shapes are
-    /// checked by the callers; every output element is written.
+    /// checked by the callers; every output element is written. `tile` is the output tile's
+    /// side: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3) (default: Winograd.tile's choice).
     /// With a `cache`, the weight's transform comes from, and stays in, it.
     static func convolve(x: Tensor, weight: Tensor, transposed: Bool, bias: Tensor?, relu: Bool,
                          threads: ComputeThreads, cache: WinogradWeightCache? = nil,
-                         transforms: Transforms = bestTransforms) -> Tensor {
+                         transforms: Transforms = bestTransforms, tile: Int? = nil) -> Tensor {
+        let h = x.shape[2], w = x.shape[3]
+        let avx2 = transforms == .avx2
+        if (tile ?? Self.tile(height: h, width: w)) == 4 {
+            return convolve(TileGrid4(height: h, width: w, avx2: avx2), x: x, weight: weight, transposed: transposed,
+                            bias: bias, relu: relu, threads: threads, cache: cache)
+        }
+        return convolve(TileGrid(height: h, width: w, avx2: avx2), x: x, weight: weight, transposed: transposed,
+                        bias: bias, relu: relu, threads: threads, cache: cache)
+    }
+
+    private static func convolve<Tiles: WinogradTiles>(_ tiles: Tiles, x: Tensor, weight: Tensor, transposed: Bool,
+                                                       bias: Tensor?, relu: Bool, threads: ComputeThreads,
+                                                       cache: WinogradWeightCache?) -> Tensor {
         let n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3]
         let cout = transposed ? weight.shape[1] : weight.shape[0]
         guard n * cout * h * w > 0 else { return Tensor(zeros: [n, cout, h, w]) }
-        let tiles = TileGrid(height: h, width: w, avx2: transforms == .avx2), total = n * tiles.perImage
-        // Tiles per group: the group's V and M (16 × channels × tiles floats each) within
+        let xis = Tiles.xis, total = n * tiles.perImage
+        // Tiles per group: the group's V and M (ξ planes × channels × tiles floats each) within
         // about 1 MB (a Zen 4 core's L2), so that they stay near the core from transform to
         // sgemm to transform back, and at least two groups per worker when there are enough
         // tiles. 1 MB measured 5–10% faster than 384 KB on hamiltonian-74 at batch 64 (wider
         // sgemms); 8 MB was 35% slower.
-        var group = Swift.max(16, Self.groupBytes / (64 * (cin + cout)))
+        var group = Swift.max(16, Self.groupBytes / (4 * xis * (cin + cout)))
         if threads.count > 1 { group = Swift.min(group, Swift.max(16, (total + 2 * threads.count - 1) / (2 * threads.count))) }
+        group = (group + 7) / 8 * 8   // whole runs of 8 for the AVX2 loops
         let groups = (total + group - 1) / group
         let biasValues = bias?.data ?? []
         return Tensor(uninitializedShape: [n, cout, h, w]) { yp in
             x.data.withUnsafeBufferPointer { xp in
-            withTransformedWeights(weight, transposed: transposed, cache: cache, threads: threads) { ub in
+            withTransformedWeights(weight, transposed: transposed, tile: Tiles.size, cache: cache, threads: threads) { ub in
             biasValues.withUnsafeBufferPointer { bp in
                 let xb = xp.baseAddress!, yb = yp.baseAddress!
                 let biasPointer = bp.isEmpty ? nil : bp.baseAddress
                 threads.forEachChunk(of: groups) { _, chunk in
                     let scratch = ScratchBuffers.shared
-                    scratch.with(capacity: 16 * (cin * group + planePadding)) { v in
-                    scratch.with(capacity: 16 * (cout * group + planePadding)) { m in
-                    scratch.with(capacity: tiles.paddedPlaneSize) { padded in
+                    scratch.with(capacity: xis * (cin * group + planePadding)) { v in
+                    scratch.with(capacity: xis * (cout * group + planePadding)) { m in
+                    scratch.with(capacity: tiles.paddedCapacity(tiles: group)) { padded in
                         for g in chunk {
                             let first = g * group, count = Swift.min(group, total - first)
                             let range = first..<(first + count)
-                            // The 16 planes are a little more than channels × tiles apart: exact
-                            // multiples of 4 KB would put all 16 streams in one cache set.
+                            // The ξ planes are a little more than channels × tiles apart: exact
+                            // multiples of 4 KB would put all their streams in one cache set.
                             let vPlane = cin * count + planePadding, mPlane = cout * count + planePadding
                             tiles.inputTransform(xb, channels: cin, tiles: range, into: v, plane: vPlane, padded: padded)
-                            for xi in 0..<16 {
+                            for xi in 0..<xis {
                                 BLAS.sgemm(m: cout, n: count, k: cin, a: ub + xi * cout * cin, lda: cin,
                                            b: v + xi * vPlane, ldb: count, beta: 0, c: m + xi * mPlane, ldc: count)
                             }
@@ -128,10 +174,17 @@ enum Winograd {
 
     /// Runs `body` with U for `weight`: kept in (or taken from) `cache` if there is one, else
     /// transformed for this call only.
-    private static func withTransformedWeights<R>(_ weight: Tensor, transposed: Bool, cache: WinogradWeightCache?,
+    private static func withTransformedWeights<R>(_ weight: Tensor, transposed: Bool, tile: Int, cache: WinogradWeightCache?,
                                                   threads: ComputeThreads, _ body: (UnsafePointer<Float>) -> R) -> R {
-        if let cache { return cache.withTransformed(weight, transposed: transposed, threads: threads, body) }
-        return transformedWeights(weight, transposed: transposed, threads: threads).withUnsafeBufferPointer { body($0.baseAddress!) }
+        if let cache { return cache.withTransformed(weight, transposed: transposed, tile: tile, threads: threads, body) }
+        return transformedWeights(weight, transposed: transposed, tile: tile, threads: threads)
+            .withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    /// The output tile for an H × W image: 4×4 (F(4×4, 3×3): 2.25 multiplications per output
+    /// instead of 4) once the image is at least 8 wide and high, so that edge tiles waste little.
+    static func tile(height: Int, width: Int) -> Int {
+        height >= 8 && width >= 8 ? 4 : 2
     }
 
     /// The cache budget of one group of tiles (see convolve).
@@ -140,9 +193,40 @@ enum Winograd {
     static let planePadding = 32
 }
 
-/// The 2×2 output tiles of an H × W image, numbered image by image, row by row, and the
-/// transforms between them and the 16 ξ planes (each plane: channels rows of `count` tiles).
-struct TileGrid {
+/// The output tiles of an H × W image, numbered image by image, row by row, and the transforms
+/// between them and the ξ planes (each plane: channels rows of `count` tiles).
+protocol WinogradTiles {
+    /// The output tile's side (2 or 4) and the number of ξ planes, (side + 2)².
+    static var size: Int { get }
+    static var xis: Int { get }
+    var perImage: Int { get }
+    /// Floats of the zero-bordered copies of image planes the input transform reads from, for
+    /// groups of up to `tiles` tiles.
+    func paddedCapacity(tiles: Int) -> Int
+    func inputTransform(_ x: UnsafePointer<Float>, channels: Int, tiles: Range<Int>,
+                        into v: UnsafeMutablePointer<Float>, plane: Int, padded: UnsafeMutablePointer<Float>)
+    func outputTransform(_ m: UnsafePointer<Float>, plane: Int, channels: Int, tiles: Range<Int>,
+                         into y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool)
+}
+
+/// Copies an H × W plane into a zero-bordered pw-wide, ph-high one: one zero row and column
+/// before it, zeros after it.
+@inline(__always)
+func padPlane(_ src: UnsafePointer<Float>, height: Int, width: Int, into padded: UnsafeMutablePointer<Float>,
+              paddedWidth pw: Int, paddedHeight ph: Int) {
+    padded.update(repeating: 0, count: pw)
+    for y in 0..<height {
+        let dst = padded + (y + 1) * pw
+        dst[0] = 0
+        (dst + 1).update(from: src + y * width, count: width)
+        (dst + 1 + width).update(repeating: 0, count: pw - 1 - width)
+    }
+    (padded + (height + 1) * pw).update(repeating: 0, count: (ph - height - 1) * pw)
+}
+
+/// F(2×2, 3×3)'s tiles: 4×4 patches, 16 ξ planes.
+struct TileGrid: WinogradTiles {
+    static let size = 2, xis = 16
     let height: Int, width: Int
     /// Runs of 8 whole tiles go through CKernels' AVX2 loops.
     var avx2 = false
@@ -159,6 +243,7 @@ struct TileGrid {
     /// Floats of the zero-bordered copy of one image plane that inputTransform reads from:
     /// every tile's 4×4 patch lies inside it, so no load needs a bounds check.
     var paddedPlaneSize: Int { paddedHeight * paddedWidth }
+    func paddedCapacity(tiles: Int) -> Int { paddedPlaneSize }
     private var paddedWidth: Int { 2 * tilesWide + 2 }
     private var paddedHeight: Int { (height + 1) / 2 * 2 + 2 }
 
@@ -196,19 +281,9 @@ struct TileGrid {
         }
     }
 
-    /// Copies an H × W plane into the padded layout: one zero row and column before it, zeros
-    /// after it up to the tiles' extent.
     @inline(__always)
     private func pad(_ src: UnsafePointer<Float>, into padded: UnsafeMutablePointer<Float>) {
-        let pw = paddedWidth
-        padded.update(repeating: 0, count: pw)
-        for y in 0..<height {
-            let dst = padded + (y + 1) * pw
-            dst[0] = 0
-            (dst + 1).update(from: src + y * width, count: width)
-            (dst + 1 + width).update(repeating: 0, count: pw - 1 - width)
-        }
-        (padded + (height + 1) * pw).update(repeating: 0, count: (paddedHeight - height - 1) * pw)
+        padPlane(src, height: height, width: width, into: padded, paddedWidth: paddedWidth, paddedHeight: paddedHeight)
     }
 
     /// Four side-by-side tiles, one SIMD lane each: their patches start two columns apart, so
@@ -320,6 +395,58 @@ struct TileGrid {
                 }
                 j += 1
             }
+        }
+    }
+}
+
+/// F(4×4, 3×3)'s tiles: 6×6 patches, 36 ξ planes; the transforms are CKernels' (scalar, or 8
+/// tiles per instruction with AVX2).
+struct TileGrid4: WinogradTiles {
+    static let size = 4, xis = 36
+    let height: Int, width: Int
+    var avx2 = false
+    var tilesWide: Int { (width + 3) / 4 }
+    var perImage: Int { ((height + 3) / 4) * tilesWide }
+    /// Tile r's patch starts at padded row 4·(r / tilesWide), column 4·(r % tilesWide); the AVX2
+    /// loop loads 8 floats per patch row, hence two columns of slack.
+    private var paddedWidth: Int { 4 * tilesWide + 4 }
+    private var paddedHeight: Int { 4 * ((height + 3) / 4) + 2 }
+    var paddedPlaneSize: Int { paddedWidth * paddedHeight }
+    /// Every image a group touches is padded at once (planes side by side), so that runs of 8
+    /// tiles go on across images: an 8×8 image has only 4 tiles.
+    func paddedCapacity(tiles: Int) -> Int { (tiles / perImage + 2) * paddedPlaneSize }
+
+    func inputTransform(_ x: UnsafePointer<Float>, channels: Int, tiles: Range<Int>,
+                        into v: UnsafeMutablePointer<Float>, plane: Int, padded: UnsafeMutablePointer<Float>) {
+        let hw = height * width, count = tiles.count
+        let firstImage = tiles.lowerBound / perImage, lastImage = (tiles.upperBound - 1) / perImage
+        // Each tile's patch in the padded planes: the same for every channel, so found once.
+        let patch = tiles.map { t -> Int in
+            let q = t % perImage
+            return (t / perImage - firstImage) * paddedPlaneSize + 4 * (q / tilesWide) * paddedWidth + 4 * (q % tilesWide)
+        }
+        for c in 0..<channels {
+            for image in firstImage...lastImage {
+                padPlane(x + (image * channels + c) * hw, height: height, width: width,
+                         into: padded + (image - firstImage) * paddedPlaneSize, paddedWidth: paddedWidth, paddedHeight: paddedHeight)
+            }
+            rs_winograd4_input(padded, paddedWidth, patch, count, v + c * count, plane, avx2 ? 1 : 0)
+        }
+    }
+
+    func outputTransform(_ m: UnsafePointer<Float>, plane: Int, channels: Int, tiles: Range<Int>,
+                         into y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool) {
+        let hw = height * width, count = tiles.count, firstImage = tiles.lowerBound / perImage
+        // Each tile's output offset (from channel c's plane of the first image) and extent.
+        var at = [Int](repeating: 0, count: count), extent = [UInt8](repeating: 0, count: count)
+        for (j, t) in tiles.enumerated() {
+            let q = t % perImage, oy = 4 * (q / tilesWide), ox = 4 * (q % tilesWide)
+            at[j] = (t / perImage - firstImage) * channels * hw + oy * width + ox
+            extent[j] = UInt8(Swift.min(4, height - oy) + 8 * Swift.min(4, width - ox))
+        }
+        for c in 0..<channels {
+            rs_winograd4_output(m + c * count, plane, at, extent, count, y + (firstImage * channels + c) * hw, width,
+                                bias?[c] ?? 0, relu ? 1 : 0, avx2 ? 1 : 0)
         }
     }
 }

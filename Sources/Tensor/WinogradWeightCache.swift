@@ -26,6 +26,7 @@ final class WinogradWeightCache: Sendable {
     private struct Key: Hashable {
         let shape: [Int]
         let transposed: Bool
+        let tile: Int
         let fingerprint: UInt64
     }
 
@@ -36,14 +37,14 @@ final class WinogradWeightCache: Sendable {
         let weightCount: Int
 
         /// nil if the pages cannot be mapped (the caller then transforms without caching).
-        init?(_ weight: Tensor, transposed: Bool, threads: ComputeThreads) {
+        init?(_ weight: Tensor, transposed: Bool, tile: Int, threads: ComputeThreads) {
             weightCount = weight.count
-            bytes = 4 * (weight.count + 16 * weight.count / 9)
+            bytes = 4 * (weight.count + (tile + 2) * (tile + 2) * weight.count / 9)
             guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
                   p != UnsafeMutableRawPointer(bitPattern: -1) else { return nil }
             pages = p
             weight.data.withUnsafeBytes { pages.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            Winograd.transformWeights(weight, transposed: transposed, into: transformed, threads: threads)
+            Winograd.transformWeights(weight, transposed: transposed, tile: tile, into: transformed, threads: threads)
         }
 
         deinit { munmap(pages, bytes) }
@@ -73,9 +74,9 @@ final class WinogradWeightCache: Sendable {
 
     /// Runs `body` with Winograd.transformedWeights(weight, transposed:), from the cache when
     /// this exact weight (shape and every element) was transformed before.
-    func withTransformed<R>(_ weight: Tensor, transposed: Bool, threads: ComputeThreads = .one,
+    func withTransformed<R>(_ weight: Tensor, transposed: Bool, tile: Int = 2, threads: ComputeThreads = .one,
                             _ body: (UnsafePointer<Float>) -> R) -> R {
-        let key = Key(shape: weight.shape, transposed: transposed, fingerprint: Self.fingerprint(weight.data))
+        let key = Key(shape: weight.shape, transposed: transposed, tile: tile, fingerprint: Self.fingerprint(weight.data))
         let found = state.withLock { s -> Entry? in
             s.clock += 1
             guard let e = s.entries[key] else { return nil }
@@ -88,8 +89,9 @@ final class WinogradWeightCache: Sendable {
             state.withLock { $0.hits += 1 }
             return body(found.transformed)
         }
-        guard let entry = Entry(weight, transposed: transposed, threads: threads) else {
-            return Winograd.transformedWeights(weight, transposed: transposed, threads: threads).withUnsafeBufferPointer { body($0.baseAddress!) }
+        guard let entry = Entry(weight, transposed: transposed, tile: tile, threads: threads) else {
+            return Winograd.transformedWeights(weight, transposed: transposed, tile: tile, threads: threads)
+                .withUnsafeBufferPointer { body($0.baseAddress!) }
         }
         if entry.bytes <= budgetBytes { insert(entry, key) }
         return body(entry.transformed)
@@ -109,8 +111,10 @@ final class WinogradWeightCache: Sendable {
     }
 
     /// The transform as an array (tests).
-    func transformed(_ weight: Tensor, transposed: Bool) -> [Float] {
-        withTransformed(weight, transposed: transposed) { Array(UnsafeBufferPointer(start: $0, count: 16 * weight.count / 9)) }
+    func transformed(_ weight: Tensor, transposed: Bool, tile: Int = 2) -> [Float] {
+        withTransformed(weight, transposed: transposed, tile: tile) {
+            Array(UnsafeBufferPointer(start: $0, count: (tile + 2) * (tile + 2) * weight.count / 9))
+        }
     }
 
     /// Hits, misses, entries and bytes held (tests and diagnostics).

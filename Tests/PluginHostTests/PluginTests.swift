@@ -73,6 +73,30 @@ func scratchDirectory() throws -> URL {
         }
     }
 
+    @Test func privateCopiesAreRemovedOnceMapped() throws {
+        // Every process that loads plugins used to leave its private copies in /tmp. What a
+        // process killed mid-copy leaves is swept by the next one (pid 2^22 + 7 is above Linux's
+        // pid_max, so it cannot be alive); only the first load of a process sweeps, so the
+        // sweep is called directly here.
+        let stale = NSTemporaryDirectory() + PluginLoader.copiesPrefix + "4194311"
+        try FileManager.default.createDirectory(atPath: stale, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: stale + "/1-libHalfCopied.so", contents: Data(count: 100))
+        let mine = NSTemporaryDirectory() + PluginLoader.copiesPrefix + "\(getppid())"   // alive: kept
+        try FileManager.default.createDirectory(atPath: mine, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: mine) }
+        PluginLoader.sweepStaleCopies()
+        #expect(!FileManager.default.fileExists(atPath: stale) && FileManager.default.fileExists(atPath: mine))
+        let plugin = try PluginLoader.load(try bundledPlugin("Leapfrog"))
+        #expect(!FileManager.default.fileExists(atPath: plugin.library.loadedFrom))
+        #expect(!FileManager.default.fileExists(atPath: PluginLoader.copies), "\(PluginLoader.copies) is left behind")
+        // The mapping outlives the file.
+        let config = NetworkConfig(architecture: "leapfrog", inputShape: [3, 6, 6], numClasses: 3, unitChannels: [6], unitBlocks: [2], h: 0.1)
+        let native = try Network(config: config, seed: 3)
+        var rng = SeededGenerator(seed: 4)
+        let x = Tensor.randomNormal([1, 3, 6, 6], using: &rng)
+        #expect(try Network(config: config, architecture: plugin, weights: native.weights).logits(x).data == native.logits(x).data)
+    }
+
     @Test func pluginsKeepTransformedWeightsAndReleaseThemOnRequest() throws {
         // Width 32: each Hamiltonian half has 16 channels, so its convolutions go through
         // Winograd and the plugin's own cache of transformed weights (ABI 1.1).

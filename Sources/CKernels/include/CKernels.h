@@ -24,4 +24,17 @@ void rs_winograd_input_avx2(const float *q, ptrdiff_t pw, ptrdiff_t groups, floa
 void rs_winograd_output_avx2(const float *m, ptrdiff_t plane, ptrdiff_t groups, float *y, ptrdiff_t w,
                              float bias, int relu);
 
+/// Winograd F(4×4, 3×3), input side: V = Bᵀ d B for `count` tiles whose 6×6 patches start at
+/// padded + patch[j] (zero-bordered planes, row stride `pw`, at least two floats of slack after
+/// each patch row); tile j, ξ k goes to out[k·plane + j]. With `avx2` (only if
+/// rs_winograd_avx2_available), 8 tiles at a time, wherever they are.
+void rs_winograd4_input(const float *padded, ptrdiff_t pw, const ptrdiff_t *patch, ptrdiff_t count,
+                        float *out, ptrdiff_t plane, int avx2);
+
+/// Winograd F(4×4, 3×3), output side: y = Aᵀ M A + bias (then ReLU with `relu`, NaN kept) for
+/// `count` tiles, M for tile j, ξ k at m[k·plane + j]; tile j writes the top-left rows × cols
+/// of its 4×4 at y + at[j] (row stride w), with extent[j] = rows + 8·cols (whole tile: 36).
+void rs_winograd4_output(const float *m, ptrdiff_t plane, const ptrdiff_t *at, const unsigned char *extent,
+                         ptrdiff_t count, float *y, ptrdiff_t w, float bias, int relu, int avx2);
+
 #endif
