@@ -79,8 +79,10 @@ enum Winograd {
     /// sixths and twenty-fourths are not exact in Float.
     private static func transformWeights4(_ weight: Tensor, transposed: Bool, into u: UnsafeMutablePointer<Float>,
                                           threads: ComputeThreads) {
-        let g: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
-                             [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
+        // G's columns as 6-vectors (lanes 6, 7 unused): G g is then three scaled column sums.
+        let g0 = SIMD8<Double>(1.0 / 4, -1.0 / 6, -1.0 / 6, 1.0 / 24, 1.0 / 24, 0, 0, 0)
+        let g1 = SIMD8<Double>(0, -1.0 / 6, 1.0 / 6, 1.0 / 12, -1.0 / 12, 0, 0, 0)
+        let g2 = SIMD8<Double>(0, -1.0 / 6, -1.0 / 6, 1.0 / 6, 1.0 / 6, 1, 0, 0)
         let co = weight.shape[0], ci = weight.shape[1]
         let outs = transposed ? ci : co, ins = transposed ? co : ci, plane = outs * ins
         weight.data.withUnsafeBufferPointer { w in
@@ -88,14 +90,15 @@ enum Winograd {
                 for o in range {
                     for i in 0..<ins {
                         let base = transposed ? (i * ci + o) * 9 : (o * ci + i) * 9
-                        func tap(_ k: Int) -> Double { Double(transposed ? w[base + 8 - k] : w[base + k]) }
-                        // t = G gf (6 × 3), then U = t Gᵀ (6 × 6).
-                        var t = [[Double]](repeating: [0, 0, 0], count: 6)
-                        for r in 0..<6 { for c in 0..<3 { t[r][c] = g[r][0] * tap(c) + g[r][1] * tap(3 + c) + g[r][2] * tap(6 + c) } }
+                        @inline(__always) func tap(_ k: Int) -> Double { Double(transposed ? w[base + 8 - k] : w[base + k]) }
+                        // Column c of t = G gf (6 × 3), then U = t Gᵀ: U[r][c'] = Σ_c t[r][c] · G[c'][c].
+                        let t0 = g0 * tap(0) + g1 * tap(3) + g2 * tap(6)
+                        let t1 = g0 * tap(1) + g1 * tap(4) + g2 * tap(7)
+                        let t2 = g0 * tap(2) + g1 * tap(5) + g2 * tap(8)
+                        let at = u + o * ins + i
                         for r in 0..<6 {
-                            for c in 0..<6 {
-                                u[(6 * r + c) * plane + o * ins + i] = Float(t[r][0] * g[c][0] + t[r][1] * g[c][1] + t[r][2] * g[c][2])
-                            }
+                            let row = t0[r] * g0 + t1[r] * g1 + t2[r] * g2
+                            for c in 0..<6 { at[(6 * r + c) * plane] = Float(row[c]) }
                         }
                     }
                 }
