@@ -22,13 +22,13 @@ func bundledPlugin(_ name: String) throws -> String {
 }
 
 /// Compiles the plain-C test plugin into `directory` (optionally claiming another ABI major).
-func compileCPlugin(into directory: URL, name: String = "libctanh.so", abiMajor: Int? = nil) throws -> String {
+func compileCPlugin(into directory: URL, name: String = "libctanh.so", abiMajor: Int? = nil, abi10: Bool = false) throws -> String {
     let out = directory.appendingPathComponent(name).path
     let cc = Process()
     cc.executableURL = URL(fileURLWithPath: "/usr/bin/cc")
     cc.arguments = ["-shared", "-fPIC", "-O2", "-I", root.appendingPathComponent("Sources/PluginABI/include").path,
                     root.appendingPathComponent("Tests/Fixtures/cplugin/tanh_hamiltonian.c").path, "-o", out, "-lm"]
-        + (abiMajor.map { ["-DRS_TEST_ABI_MAJOR=\($0)"] } ?? [])
+        + (abiMajor.map { ["-DRS_TEST_ABI_MAJOR=\($0)"] } ?? []) + (abi10 ? ["-DRS_TEST_ABI_1_0"] : [])
     try cc.run()
     cc.waitUntilExit()
     guard cc.terminationStatus == 0 else { throw PluginError.unreadable(out, reason: "cc failed") }
@@ -151,6 +151,23 @@ func scratchDirectory() throws -> URL {
             try copy.trainingStep(Tensor.randomNormal([1, 1, 6, 6], using: &rng), labels: [0], mode: .reversible, gradients: &g)
         }
         #expect(plugin.widthProblem([4, 6]) == "ctanh widths must differ by multiples of 4")
+    }
+
+    @Test func anABI10PluginServesAndIsNeverAskedForWhat11Added() throws {
+        // Its table has trapping functions where 1.1 added release_caches and forward_blocks
+        // but declares minor 0: the host must run it block by block and never call them.
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plugin = try PluginLoader.load(try compileCPlugin(into: dir, abi10: true))
+        #expect(plugin.library.forwardBlocks == nil)
+        Architectures.register(plugin)
+        defer { Architectures.unregister("ctanh") }
+        let net = try Network(config: NetworkConfig(architecture: "ctanh", inputShape: [1, 6, 6], numClasses: 3,
+                                                    unitChannels: [4, 8], unitBlocks: [2, 1], h: 0.1), seed: 2)
+        var rng = SeededGenerator(seed: 3)
+        #expect(try net.logits(Tensor.randomNormal([2, 1, 6, 6], using: &rng)).data.allSatisfy(\.isFinite))
+        plugin.library.releaseCaches()
+        PluginArchitecture.releaseCaches()
     }
 
     @Test func badLibrariesAreRefusedWithAReason() throws {

@@ -6,8 +6,9 @@
  * with naive 3x3 convolutions (stride 1, zero padding 1). It serves only: backward and the
  * gradients of enter/exit answer RS_UNSUPPORTED, and no tape is kept.
  * Build: cc -shared -fPIC -O2 -I Sources/PluginABI/include tanh_hamiltonian.c -o libctanh.so -lm
- * Define RS_TEST_ABI_MAJOR to claim another ABI major (the host must refuse it), and
- * RS_TEST_NAME to register under another name (tests running side by side in one process). */
+ * Define RS_TEST_ABI_MAJOR to claim another ABI major (the host must refuse it),
+ * RS_TEST_NAME to register under another name (tests running side by side in one process), and
+ * RS_TEST_ABI_1_0 to declare ABI 1.0 with trapping functions in the fields 1.1 added. */
 #include "revserve_plugin.h"
 
 #include <math.h>
@@ -216,9 +217,22 @@ static void tensors_free(rs_tensors *list) {
 static int64_t tape_bytes(const rs_tape *tape) { (void)tape; return 0; }
 static void tape_free(rs_tape *tape) { (void)tape; }
 
+#ifdef RS_TEST_ABI_1_0
+/* Built as an ABI 1.0 plugin: it declares minor 0, and the fields 1.1 added hold functions that
+ * abort, so a host that reads past what minor 0 declares brings the test process down. */
+static void trap_release(void) { abort(); }
+static rs_status trap_blocks(rs_block_call *c, int32_t n, const rs_tensor_in *s, int32_t p, rs_tensors **o, rs_error *e) {
+    (void)c; (void)n; (void)s; (void)p; (void)o; (void)e;
+    abort();
+}
+#define RS_TEST_ABI_MINOR 0
+#else
+#define RS_TEST_ABI_MINOR REVSERVE_PLUGIN_ABI_MINOR
+#endif
+
 static const rs_plugin table = {
     .abi_major = RS_TEST_ABI_MAJOR,
-    .abi_minor = REVSERVE_PLUGIN_ABI_MINOR,
+    .abi_minor = RS_TEST_ABI_MINOR,
     .name = RS_TEST_NAME,
     .description = "Hamiltonian blocks with tanh, in plain C (test plugin)",
     .functions_per_block = 2,
@@ -239,6 +253,10 @@ static const rs_plugin table = {
     .tensors_free = tensors_free,
     .tape_bytes = tape_bytes,
     .tape_free = tape_free,
+#ifdef RS_TEST_ABI_1_0
+    .release_caches = trap_release,
+    .forward_blocks = trap_blocks,
+#endif
 };
 
 const rs_plugin *revserve_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor) {
