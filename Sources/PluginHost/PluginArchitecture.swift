@@ -193,8 +193,7 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
     }
 }
 
-/// Views of host tensors for one call (valid inside `body` only).
-/// Views of several lists at once (one per block), valid inside `body`.
+/// Views of several lists at once (one per block), valid inside `body` only.
 func withViews<R>(_ lists: [[Tensor]], _ body: ([UnsafePointer<rs_tensor_in>]) -> R) -> R {
     func bind(_ i: Int, _ bound: [UnsafePointer<rs_tensor_in>]) -> R {
         guard i < lists.count else { return body(bound) }
@@ -203,6 +202,7 @@ func withViews<R>(_ lists: [[Tensor]], _ body: ([UnsafePointer<rs_tensor_in>]) -
     return bind(0, [])
 }
 
+/// Views of host tensors for one call (valid inside `body` only).
 func withViews<R>(_ tensors: [Tensor], _ body: (UnsafePointer<rs_tensor_in>) -> R) -> R {
     var views = [rs_tensor_in](repeating: rs_tensor_in(), count: max(1, tensors.count))
     func bind(_ i: Int) -> R {

@@ -1,7 +1,7 @@
-// Conv3x3 and ConvTranspose3x3: the fast convolution kernels (Winograd F(2×2, 3×3) through
-// 16 sgemms, Winograd.swift, or nine shifted OpenBLAS sgemms on a padded grid for few channels,
-// ConvLowering.swift) with their input, weight and bias gradients. Naive references:
-// ConvReference.swift.
+// Conv3x3 and ConvTranspose3x3: the fast convolution kernels (Winograd F(4×4, 3×3) or
+// F(2×2, 3×3) through 36 or 16 sgemms, Winograd.swift, or nine shifted OpenBLAS sgemms on a
+// padded grid for few channels, ConvLowering.swift) with their input, weight and bias
+// gradients. Naive references: ConvReference.swift.
 //
 // conv(x, W): x (N, Cin, H, W), W (Cout, Cin, 3, 3) → (N, Cout, H, W); stride 1, zero padding 1,
 // PyTorch's cross-correlation convention. convT(u, W) with the same W maps (N, Cout, H, W) →

@@ -41,37 +41,24 @@ enum Winograd {
         }
     }
 
-    /// transformedWeights, written to `u` (16 · Cout · Cin floats), output channels split over
-    /// `threads` (done on one thread it left the other workers idle: 10–20% of a batch-1 call).
+    /// transformedWeights, written to `u` ((tile + 2)² · Cout · Cin floats).
     static func transformWeights(_ weight: Tensor, transposed: Bool, tile: Int = 2, into u: UnsafeMutablePointer<Float>,
                                  threads: ComputeThreads = .one) {
         if tile == 4 { return transformWeights4(weight, transposed: transposed, into: u, threads: threads) }
-        let co = weight.shape[0], ci = weight.shape[1]
-        let outs = transposed ? ci : co, ins = transposed ? co : ci, plane = outs * ins
-        weight.data.withUnsafeBufferPointer { w in
-          threads.forEachChunk(of: outs) { _, range in
-            for o in range {
-                for i in 0..<ins {
-                    // g: the 3×3 filter from input channel i to output channel o, as rows.
-                    let base = transposed ? (i * ci + o) * 9 : (o * ci + i) * 9
-                    @inline(__always) func tap(_ k: Int) -> Float { transposed ? w[base + 8 - k] : w[base + k] }
-                    let g0 = SIMD4<Float>(tap(0), tap(1), tap(2), 0)
-                    let g1 = SIMD4<Float>(tap(3), tap(4), tap(5), 0)
-                    let g2 = SIMD4<Float>(tap(6), tap(7), tap(8), 0)
-                    // t = G g (4 rows of 3); G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
-                    let t0 = g0, t1 = 0.5 * (g0 + g1 + g2), t2 = 0.5 * (g0 - g1 + g2), t3 = g2
-                    // U = t Gᵀ: the same combination of each row's three elements.
-                    let at = u + o * ins + i
-                    @inline(__always) func put(_ t: SIMD4<Float>, _ r: Int) {
-                        at[(4 * r) * plane] = t[0]
-                        at[(4 * r + 1) * plane] = 0.5 * (t[0] + t[1] + t[2])
-                        at[(4 * r + 2) * plane] = 0.5 * (t[0] - t[1] + t[2])
-                        at[(4 * r + 3) * plane] = t[2]
-                    }
-                    put(t0, 0); put(t1, 1); put(t2, 2); put(t3, 3)
-                }
+        forEachFilter(weight, transposed: transposed, into: u, threads: threads) { tap, at, plane in
+            let g0 = SIMD4<Float>(tap(0), tap(1), tap(2), 0)
+            let g1 = SIMD4<Float>(tap(3), tap(4), tap(5), 0)
+            let g2 = SIMD4<Float>(tap(6), tap(7), tap(8), 0)
+            // t = G g (4 rows of 3); G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
+            let t0 = g0, t1 = 0.5 * (g0 + g1 + g2), t2 = 0.5 * (g0 - g1 + g2), t3 = g2
+            // U = t Gᵀ: the same combination of each row's three elements.
+            @inline(__always) func put(_ t: SIMD4<Float>, _ r: Int) {
+                at[(4 * r) * plane] = t[0]
+                at[(4 * r + 1) * plane] = 0.5 * (t[0] + t[1] + t[2])
+                at[(4 * r + 2) * plane] = 0.5 * (t[0] - t[1] + t[2])
+                at[(4 * r + 3) * plane] = t[2]
             }
-          }
+            put(t0, 0); put(t1, 1); put(t2, 2); put(t3, 3)
         }
     }
 
@@ -83,23 +70,35 @@ enum Winograd {
         let g0 = SIMD8<Double>(1.0 / 4, -1.0 / 6, -1.0 / 6, 1.0 / 24, 1.0 / 24, 0, 0, 0)
         let g1 = SIMD8<Double>(0, -1.0 / 6, 1.0 / 6, 1.0 / 12, -1.0 / 12, 0, 0, 0)
         let g2 = SIMD8<Double>(0, -1.0 / 6, -1.0 / 6, 1.0 / 6, 1.0 / 6, 1, 0, 0)
+        forEachFilter(weight, transposed: transposed, into: u, threads: threads) { tap, at, plane in
+            // Column c of t = G gf (6 × 3), then U = t Gᵀ: U[r][c'] = Σ_c t[r][c] · G[c'][c].
+            let t0 = g0 * Double(tap(0)) + g1 * Double(tap(3)) + g2 * Double(tap(6))
+            let t1 = g0 * Double(tap(1)) + g1 * Double(tap(4)) + g2 * Double(tap(7))
+            let t2 = g0 * Double(tap(2)) + g1 * Double(tap(5)) + g2 * Double(tap(8))
+            for r in 0..<6 {
+                let row = t0[r] * g0 + t1[r] * g1 + t2[r] * g2
+                for c in 0..<6 { at[(6 * r + c) * plane] = Float(row[c]) }
+            }
+        }
+    }
+
+    /// Calls `body(tap, at, plane)` for every filter of `weight` as conv (or convT, with
+    /// `transposed`) sees it: tap(k) is its k-th tap, row by row (flipped for convT), at is where
+    /// its transformed values start in `u`, their ξ planes `plane` floats apart. Output channels
+    /// are split over `threads` (on one thread, the transform left the other workers idle).
+    @inline(__always)
+    private static func forEachFilter(_ weight: Tensor, transposed: Bool, into u: UnsafeMutablePointer<Float>,
+                                      threads: ComputeThreads,
+                                      _ body: (_ tap: (Int) -> Float, _ at: UnsafeMutablePointer<Float>, _ plane: Int) -> Void) {
         let co = weight.shape[0], ci = weight.shape[1]
         let outs = transposed ? ci : co, ins = transposed ? co : ci, plane = outs * ins
         weight.data.withUnsafeBufferPointer { w in
             threads.forEachChunk(of: outs) { _, range in
                 for o in range {
                     for i in 0..<ins {
+                        // The 3×3 filter from input channel i to output channel o.
                         let base = transposed ? (i * ci + o) * 9 : (o * ci + i) * 9
-                        @inline(__always) func tap(_ k: Int) -> Double { Double(transposed ? w[base + 8 - k] : w[base + k]) }
-                        // Column c of t = G gf (6 × 3), then U = t Gᵀ: U[r][c'] = Σ_c t[r][c] · G[c'][c].
-                        let t0 = g0 * tap(0) + g1 * tap(3) + g2 * tap(6)
-                        let t1 = g0 * tap(1) + g1 * tap(4) + g2 * tap(7)
-                        let t2 = g0 * tap(2) + g1 * tap(5) + g2 * tap(8)
-                        let at = u + o * ins + i
-                        for r in 0..<6 {
-                            let row = t0[r] * g0 + t1[r] * g1 + t2[r] * g2
-                            for c in 0..<6 { at[(6 * r + c) * plane] = Float(row[c]) }
-                        }
+                        body({ k in transposed ? w[base + 8 - k] : w[base + k] }, u + o * ins + i, plane)
                     }
                 }
             }

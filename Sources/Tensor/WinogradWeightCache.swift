@@ -5,10 +5,10 @@
 // serial, touches every weight, and the symmetric residual K-σ-Kᵀ needs it twice per block.
 // Entries are found by a sampled fingerprint and then compared in full, so a hit is always
 // exactly the weight asked for, whoever calls: the daemon, a plugin's per-call copy of its
-// parameters, a Midpoint operator K − Kᵀ rebuilt on each call, or training (where a step's
-// reconstruction reuses its forward's transform and changed weights simply miss). Least
-// recently used entries go first once the budget is exceeded; the daemon empties the cache
-// when it takes a model out of service.
+// parameters, or a Midpoint operator K − Kᵀ rebuilt on each call. Only calls whose weights stay
+// fixed use it (EngineContext.weightsFixed: inference, not training). Least recently used
+// entries go first once the budget is exceeded; the daemon empties the cache when a retired
+// model version's last request ends.
 //
 // Each entry lives in pages of its own (mmap): long-lived entries scattered through the malloc
 // heap pinned its pages, and a daemon that swapped models 20 times kept 10–15% more memory
