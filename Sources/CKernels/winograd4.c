@@ -4,6 +4,7 @@
 // per instruction); both do the same operations in the same order, so they agree bit for bit.
 
 #include "CKernels.h"
+#include "avx2_common.h"
 
 // Bᵀ applied to one 6-vector (x0 … x5) → (r0 … r5), in terms of ADD, SUB and MUL by a constant.
 #define BT6(T, ADD, SUB, MULC, x0, x1, x2, x3, x4, x5, r)                          \
@@ -27,10 +28,6 @@
         o[2] = ADD(a_, MULC(4.0f, c_));                                              \
         o[3] = ADD(ADD(b_, MULC(8.0f, e_)), x5);                                     \
     } while (0)
-
-#define S_ADD(a, b) ((a) + (b))
-#define S_SUB(a, b) ((a) - (b))
-#define S_MULC(c, a) ((c) * (a))
 
 // V for one tile whose patch starts at q.
 static void input_one(const float *q, ptrdiff_t pw, float *out, ptrdiff_t plane) {
@@ -64,28 +61,6 @@ static void output_one(const float *m, ptrdiff_t plane, float *y, ptrdiff_t w, i
 }
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-#define AVX2 __attribute__((target("avx2,fma")))
-#define V_ADD(a, b) _mm256_add_ps(a, b)
-#define V_SUB(a, b) _mm256_sub_ps(a, b)
-#define V_MULC(c, a) _mm256_mul_ps(_mm256_set1_ps(c), a)
-
-// In place: r[k] lane i ← r[i] lane k (an 8 × 8 transpose).
-AVX2 static inline void transpose8(__m256 r[8]) {
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20); r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20); r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31); r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31); r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
 // V for 8 tiles with patches at q[0 … 7]: each patch row is loaded as 8 floats (6 used) and
 // transposed, so that lane i of d[row][col] is tile i's element.
 AVX2 static void input_eight(const float *const q[8], ptrdiff_t pw, float *out, ptrdiff_t plane) {

@@ -20,7 +20,7 @@ public enum Conv3x3 {
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, relu: Bool = false,
                                threads: ComputeThreads = .one, weightsFixed: Bool = false) throws(TensorError) -> Tensor {
         let op = "Conv3x3.forward"
-        let (n, cin, h, w) = try nchw(x, "input", op: op)
+        let (_, cin, _, _) = try nchw(x, "input", op: op)
         let cout = try convWeightChannels(weight, op: op).out
         guard weight.shape[1] == cin else {
             throw .shapeMismatch(op: op, detail: "weight \(weight.shape) does not fit input \(x.shape): expected [\(cout), \(cin), 3, 3]")
@@ -46,7 +46,8 @@ public enum Conv3x3 {
         try ConvTranspose3x3.forward(dy, weight: weight, threads: threads)
     }
 
-    /// dW += Σₙ dy ⋆ x, the gradient of ⟨conv(x, W), dy⟩ with respect to W.
+    /// dW += Σₙ dy ⋆ x, the gradient of ⟨conv(x, W), dy⟩ with respect to W: through Winograd
+    /// tiles (WinogradWeightGradient.swift) where the forward uses them, else the nine-tap sums.
     /// - Parameters: dW: (Cout, Cin, 3, 3), accumulated into; x: (N, Cin, H, W); dy: (N, Cout, H, W).
     public static func accumulateWeightGradient(_ dW: inout Tensor, input x: Tensor, outputGradient dy: Tensor,
                                                 threads: ComputeThreads = .one) throws(TensorError) {
@@ -57,6 +58,17 @@ public enum Conv3x3 {
             throw .shapeMismatch(op: op, detail: "input \(x.shape) and output gradient \(dy.shape) differ in N, H or W")
         }
         try requireShape(dW, [cout, cin, 3, 3], "weight gradient", op: op)
+        if Winograd.pays(inputChannels: cin, outputChannels: cout) {
+            return Winograd.accumulateWeightGradient(&dW, input: x, outputGradient: dy, threads: threads)
+        }
+        loweredWeightGradient(&dW, input: x, outputGradient: dy, threads: threads)
+    }
+
+    /// The nine-tap weight gradient (ConvLowering.swift): per image and tap, dW_tap += dy ·
+    /// shifted_tapᵀ on the padded grid. Shapes are checked by the caller.
+    static func loweredWeightGradient(_ dW: inout Tensor, input x: Tensor, outputGradient dy: Tensor,
+                                      threads: ComputeThreads) {
+        let n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3], cout = dy.shape[1]
         let hw = h * w, taps = 9 * cout * cin
         let grid = PaddedGrid(height: h, width: w), rb = grid.rowsPerBlock, nb = grid.columns(rows: rb)
         let parts = threads.chunks(of: n)
@@ -209,7 +221,7 @@ public enum ConvTranspose3x3 {
     public static func forward(_ u: Tensor, weight: Tensor, bias: Tensor? = nil,
                                threads: ComputeThreads = .one, weightsFixed: Bool = false) throws(TensorError) -> Tensor {
         let op = "ConvTranspose3x3.forward"
-        let (n, cout, h, w) = try nchw(u, "input", op: op)
+        let (_, cout, _, _) = try nchw(u, "input", op: op)
         let cin = try convWeightChannels(weight, op: op).in
         guard weight.shape[0] == cout else {
             throw .shapeMismatch(op: op, detail: "weight \(weight.shape) does not fit input \(u.shape): expected [\(cout), \(cin), 3, 3]")

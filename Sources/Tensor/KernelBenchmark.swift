@@ -51,6 +51,10 @@ public enum KernelBenchmark {
                 _ = Winograd.convolve(x: x, weight: w, transposed: false, bias: b, relu: false, threads: threads) }))
             cases.append(("conv weight grad", shape, flops, { () throws(TensorError) in
                 try Conv3x3.accumulateWeightGradient(&dW, input: x, outputGradient: x, threads: threads) }))
+            cases.append(("weight grad nine-tap", shape, flops, {
+                Conv3x3.loweredWeightGradient(&dW, input: x, outputGradient: x, threads: threads) }))
+            cases.append(("weight grad winograd", shape, flops, {
+                Winograd.accumulateWeightGradient(&dW, input: x, outputGradient: x, threads: threads) }))
         }
         var times = [[Double]](repeating: [], count: cases.count)
         for round in 0...Swift.max(1, rounds) {

@@ -134,9 +134,7 @@ enum Winograd {
         // sgemm to transform back, and at least two groups per worker when there are enough
         // tiles. 1 MB measured 5–10% faster than 384 KB on hamiltonian-74 at batch 64 (wider
         // sgemms); 8 MB was 35% slower.
-        var group = Swift.max(16, Self.groupBytes / (4 * xis * (cin + cout)))
-        if threads.count > 1 { group = Swift.min(group, Swift.max(16, (total + 2 * threads.count - 1) / (2 * threads.count))) }
-        group = (group + 7) / 8 * 8   // whole runs of 8 for the AVX2 loops
+        let group = groupSize(xis: xis, channels: cin + cout, tiles: total, threads: threads)
         let groups = (total + group - 1) / group
         let biasValues = bias?.data ?? []
         return Tensor(uninitializedShape: [n, cout, h, w]) { yp in
@@ -183,6 +181,15 @@ enum Winograd {
             .withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
+    /// Tiles per group when a group's transformed data has `channels` rows per ξ plane in all:
+    /// within groupBytes, and at least two groups per worker when there are enough tiles.
+    static func groupSize(xis: Int, channels: Int, tiles total: Int, threads: ComputeThreads,
+                          bytes: Int = groupBytes) -> Int {
+        var group = Swift.max(16, bytes / (4 * xis * channels))
+        if threads.count > 1 { group = Swift.min(group, Swift.max(16, (total + 2 * threads.count - 1) / (2 * threads.count))) }
+        return (group + 7) / 8 * 8   // whole runs of 8 for the AVX2 loops
+    }
+
     /// The output tile for an H × W image: 4×4 (F(4×4, 3×3): 2.25 multiplications per output
     /// instead of 4) once the image is at least 8 wide and high, so that edge tiles waste little.
     static func tile(height: Int, width: Int) -> Int {
@@ -201,7 +208,14 @@ protocol WinogradTiles {
     /// The output tile's side (2 or 4) and the number of ξ planes, (side + 2)².
     static var size: Int { get }
     static var xis: Int { get }
+    /// G, the filter transform ((side + 2) × 3, row-major): U = G g Gᵀ.
+    static var filterTransform: [Double] { get }
+    var height: Int { get }
+    var width: Int { get }
+    var tilesWide: Int { get }
     var perImage: Int { get }
+    /// Whether runs of 8 tiles go through CKernels' AVX2 loops.
+    var avx2: Bool { get }
     /// Floats of the zero-bordered copies of image planes the input transform reads from, for
     /// groups of up to `tiles` tiles.
     func paddedCapacity(tiles: Int) -> Int
@@ -216,19 +230,44 @@ protocol WinogradTiles {
 @inline(__always)
 func padPlane(_ src: UnsafePointer<Float>, height: Int, width: Int, into padded: UnsafeMutablePointer<Float>,
               paddedWidth pw: Int, paddedHeight ph: Int) {
-    padded.update(repeating: 0, count: pw)
+    fillZeros(padded, pw)
     for y in 0..<height {
         let dst = padded + (y + 1) * pw
         dst[0] = 0
-        (dst + 1).update(from: src + y * width, count: width)
-        (dst + 1 + width).update(repeating: 0, count: pw - 1 - width)
+        copyFloats(src + y * width, to: dst + 1, width)
+        fillZeros(dst + 1 + width, pw - 1 - width)
     }
-    (padded + (height + 1) * pw).update(repeating: 0, count: (ph - height - 1) * pw)
+    fillZeros(padded + (height + 1) * pw, (ph - height - 1) * pw)
+}
+
+/// Copies `count` floats, 8 at a time, inline. The padded copies are made row by row, and a
+/// row is 8 to 32 floats: as memmove calls they were 10% of a training step (perf).
+@inline(__always)
+func copyFloats(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, _ count: Int) {
+    var j = 0
+    while j + 8 <= count {
+        UnsafeMutableRawPointer(dst + j).storeBytes(of: UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self),
+                                                    as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < count { dst[j] = src[j]; j += 1 }
+}
+
+/// Zeros `count` floats, 8 at a time, inline (see copyFloats).
+@inline(__always)
+func fillZeros(_ dst: UnsafeMutablePointer<Float>, _ count: Int) {
+    var j = 0
+    while j + 8 <= count {
+        UnsafeMutableRawPointer(dst + j).storeBytes(of: SIMD8<Float>(), as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < count { dst[j] = 0; j += 1 }
 }
 
 /// F(2×2, 3×3)'s tiles: 4×4 patches, 16 ξ planes.
 struct TileGrid: WinogradTiles {
     static let size = 2, xis = 16
+    static let filterTransform: [Double] = [1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1]
     let height: Int, width: Int
     /// Runs of 8 whole tiles go through CKernels' AVX2 loops.
     var avx2 = false
@@ -405,6 +444,8 @@ struct TileGrid: WinogradTiles {
 /// tiles per instruction with AVX2).
 struct TileGrid4: WinogradTiles {
     static let size = 4, xis = 36
+    static let filterTransform: [Double] = [1.0 / 4, 0, 0, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6,
+                                            1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 24, -1.0 / 12, 1.0 / 6, 0, 0, 1]
     let height: Int, width: Int
     var avx2 = false
     var tilesWide: Int { (width + 3) / 4 }

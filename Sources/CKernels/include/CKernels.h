@@ -1,5 +1,6 @@
-// CKernels: hand-vectorised AVX2 inner loops for the Winograd F(2×2, 3×3) transforms
-// (Sources/Tensor/Winograd.swift), chosen at run time when the CPU has AVX2 and FMA.
+// CKernels: hand-vectorised AVX2 inner loops for the Winograd transforms, F(2×2, 3×3) and
+// F(4×4, 3×3), forward and weight gradient (Sources/Tensor/Winograd*.swift), chosen at run time
+// when the CPU has AVX2 and FMA.
 //
 // Swift code is compiled for baseline x86-64 (SSE2), so its SIMD types give 4-lane code; these
 // loops handle 8 tiles per instruction. Each function is the same arithmetic as the Swift
@@ -36,5 +37,13 @@ void rs_winograd4_input(const float *padded, ptrdiff_t pw, const ptrdiff_t *patc
 /// of its 4×4 at y + at[j] (row stride w), with extent[j] = rows + 8·cols (whole tile: 36).
 void rs_winograd4_output(const float *m, ptrdiff_t plane, const ptrdiff_t *at, const unsigned char *extent,
                          ptrdiff_t count, float *y, ptrdiff_t w, float bias, int relu, int avx2);
+
+/// Winograd weight gradient, output side: dM = A dY Aᵀ (the adjoint of the output transform) of
+/// F(2×2, 3×3) (`tile` 2: 16 ξ planes) or F(4×4, 3×3) (`tile` 4: 36) for `count` tiles whose
+/// tile × tile blocks of dY start at padded + patch[j] (row stride `pw`, zero beyond the image,
+/// at least 8 − tile floats of slack after each block row); tile j, ξ k goes to
+/// out[k·plane + j]. With `avx2` (only if rs_winograd_avx2_available), 8 tiles at a time.
+void rs_winograd_gradient(int tile, const float *padded, ptrdiff_t pw, const ptrdiff_t *patch, ptrdiff_t count,
+                          float *out, ptrdiff_t plane, int avx2);
 
 #endif
