@@ -86,15 +86,13 @@ public struct Hamiltonian: ReversibleArchitecture {
         try expectParts(outputGradient, 2, block: j, "output gradient")
         let (dy1, dz1) = (outputGradient.parts[0], outputGradient.parts[1])
         // Z' = Z − h·f2(Y'): Z passes dZ' through; Y' receives J_f2ᵀ(−h·dZ').
-        var v2 = dz1
-        v2.scale(by: -h)
+        let v2 = dz1.scaled(by: -h)
         let dyFromF2 = try g.withPair(1, 3) { dK2, db2 throws(TensorError) in
             try SymmetricResidual.vjp(v2, tape: tape.tensors[2...], weight: p[1], dK: &dK2, db: &db2, ctx)
         }
         let dy = try combine(1, dy1, 1, dyFromF2)
         // Y' = Y + h·f1(Z): Y passes dY through; Z receives J_f1ᵀ(h·dY).
-        var v1 = dy
-        v1.scale(by: h)
+        let v1 = dy.scaled(by: h)
         let dzFromF1 = try g.withPair(0, 2) { dK1, db1 throws(TensorError) in
             try SymmetricResidual.vjp(v1, tape: tape.tensors[0...], weight: p[0], dK: &dK1, db: &db1, ctx)
         }

@@ -75,23 +75,23 @@ enum AntisymmetricResidual: ResidualFunction {
     }
 }
 
-/// α·x + β·y (+ γ·z), elementwise, in one pass. Shapes must match.
+/// α·x + β·y (+ γ·z), elementwise, in one pass into a fresh tensor. Shapes must match.
 func combine(_ alpha: Float, _ x: Tensor, _ beta: Float, _ y: Tensor,
              _ gamma: Float = 0, _ z: Tensor? = nil) throws(TensorError) -> Tensor {
     guard x.shape == y.shape, z.map({ $0.shape == x.shape }) ?? true else {
         throw .shapeMismatch(op: "combine", detail: "\(x.shape), \(y.shape)\(z.map { ", \($0.shape)" } ?? "")")
     }
-    var out = y
-    out.data.withUnsafeMutableBufferPointer { o in
-        x.data.withUnsafeBufferPointer { xp in
-            if let z {
-                z.data.withUnsafeBufferPointer { zp in
-                    for i in o.indices { o[i] = alpha * xp[i] + beta * o[i] + gamma * zp[i] }
+    return x.data.withUnsafeBufferPointer { xp in
+        y.data.withUnsafeBufferPointer { yp in
+            Tensor(uninitializedShape: x.shape) { o in
+                if let z {
+                    z.data.withUnsafeBufferPointer { zp in
+                        for i in o.indices { o[i] = alpha * xp[i] + beta * yp[i] + gamma * zp[i] }
+                    }
+                } else {
+                    for i in o.indices { o[i] = alpha * xp[i] + beta * yp[i] }
                 }
-            } else {
-                for i in o.indices { o[i] = alpha * xp[i] + beta * o[i] }
             }
         }
     }
-    return out
 }

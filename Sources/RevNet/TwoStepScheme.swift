@@ -104,14 +104,11 @@ extension TwoStepArchitecture {
                          _ ctx: EngineContext) throws(TensorError) -> BlockState {
         try expectParts(outputGradient, 2, block: j, "output gradient")
         let (da, db) = (outputGradient.parts[0], outputGradient.parts[1])
-        var v = db
-        v.scale(by: j == 0 ? c.startGamma : c.gamma)
+        let v = db.scaled(by: j == 0 ? c.startGamma : c.gamma)
         let jt = try g.withPair(0, 1) { dK, dBias throws(TensorError) in
             try f.vjp(v, tape: tape.tensors[0...], weight: p[0], dK: &dK, db: &dBias, ctx)
         }
         if j == 0 { return BlockState([try combine(1, da, 1, db, 1, jt)]) }
-        var dPrevious = db
-        dPrevious.scale(by: c.beta)
-        return BlockState([dPrevious, try combine(1, da, c.alpha, db, 1, jt)])
+        return BlockState([db.scaled(by: c.beta), try combine(1, da, c.alpha, db, 1, jt)])
     }
 }

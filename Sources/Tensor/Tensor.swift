@@ -35,8 +35,8 @@ public struct Tensor: Sendable, Equatable {
 
     /// A tensor whose every element `fill` writes. Skips the zero fill of `init(zeros:)`: for a
     /// kernel's output, the serial memset (and first touch of fresh pages) on the calling thread
-    /// was a measurable share of a threaded convolution.
-    init(uninitializedShape shape: [Int], fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
+    /// was a measurable share of a threaded convolution. `fill` must write every element.
+    public init(uninitializedShape shape: [Int], fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
         self.shape = shape
         self.data = [Float](unsafeUninitializedCapacity: shape.reduce(1, *)) { buffer, count in
             fill(buffer)
@@ -84,6 +84,15 @@ extension Tensor {
         data.withUnsafeMutableBufferPointer { y in
             other.data.withUnsafeBufferPointer { x in
                 for i in 0..<n { y[i] += alpha * x[i] }
+            }
+        }
+    }
+
+    /// alpha · self, written once (a copy then `scale` passes over the memory twice).
+    public func scaled(by alpha: Float) -> Tensor {
+        data.withUnsafeBufferPointer { x in
+            Tensor(uninitializedShape: shape) { y in
+                for i in y.indices { y[i] = alpha * x[i] }
             }
         }
     }
