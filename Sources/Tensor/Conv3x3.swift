@@ -16,9 +16,11 @@ public enum Conv3x3 {
     ///   - bias: (Cout), or nil for none
     ///   - weightsFixed: the weight will be used again unchanged (inference): keep its
     ///     Winograd transform for the next call (WinogradWeightCache.swift)
+    ///   - weightCache: where to keep and find that transform instead of the process's cache
     /// - Returns: (N, Cout, H, W)
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, relu: Bool = false,
-                               threads: ComputeThreads = .one, weightsFixed: Bool = false) throws(TensorError) -> Tensor {
+                               threads: ComputeThreads = .one, weightsFixed: Bool = false,
+                               weightCache: WinogradWeightCache? = nil) throws(TensorError) -> Tensor {
         let op = "Conv3x3.forward"
         let (_, cin, _, _) = try nchw(x, "input", op: op)
         let cout = try convWeightChannels(weight, op: op).out
@@ -28,7 +30,7 @@ public enum Conv3x3 {
         if let bias { try requireShape(bias, [cout], "bias", op: op) }
         if Winograd.pays(inputChannels: cin, outputChannels: cout) {
             return Winograd.convolve(x: x, weight: weight, transposed: false, bias: bias, relu: relu, threads: threads,
-                                     cache: weightsFixed ? .shared : nil)
+                                     cache: weightCache ?? (weightsFixed ? .shared : nil))
         }
         return lowered(x: x, weight: weight, bias: bias, relu: relu, threads: threads)
     }
@@ -41,9 +43,9 @@ public enum Conv3x3 {
 
     /// dx = convT(dy, W): the gradient of conv with respect to its input.
     /// - Parameters: dy: (N, Cout, H, W); weight: (Cout, Cin, 3, 3). Returns (N, Cin, H, W).
-    public static func inputGradient(_ dy: Tensor, weight: Tensor,
-                                     threads: ComputeThreads = .one) throws(TensorError) -> Tensor {
-        try ConvTranspose3x3.forward(dy, weight: weight, threads: threads)
+    public static func inputGradient(_ dy: Tensor, weight: Tensor, threads: ComputeThreads = .one,
+                                     weightCache: WinogradWeightCache? = nil) throws(TensorError) -> Tensor {
+        try ConvTranspose3x3.forward(dy, weight: weight, threads: threads, weightCache: weightCache)
     }
 
     /// dW += Σₙ dy ⋆ x, the gradient of ⟨conv(x, W), dy⟩ with respect to W: through Winograd
@@ -216,10 +218,11 @@ public enum ConvTranspose3x3 {
     ///   - u: (N, Cout, H, W)
     ///   - weight: (Cout, Cin, 3, 3), the convolution's weight (not flipped)
     ///   - bias: (Cin), or nil for none
-    ///   - weightsFixed: as for Conv3x3.forward
+    ///   - weightsFixed, weightCache: as for Conv3x3.forward
     /// - Returns: (N, Cin, H, W)
     public static func forward(_ u: Tensor, weight: Tensor, bias: Tensor? = nil,
-                               threads: ComputeThreads = .one, weightsFixed: Bool = false) throws(TensorError) -> Tensor {
+                               threads: ComputeThreads = .one, weightsFixed: Bool = false,
+                               weightCache: WinogradWeightCache? = nil) throws(TensorError) -> Tensor {
         let op = "ConvTranspose3x3.forward"
         let (_, cout, _, _) = try nchw(u, "input", op: op)
         let cin = try convWeightChannels(weight, op: op).in
@@ -229,7 +232,7 @@ public enum ConvTranspose3x3 {
         if let bias { try requireShape(bias, [cin], "bias", op: op) }
         if Winograd.pays(inputChannels: cout, outputChannels: cin) {
             return Winograd.convolve(x: u, weight: weight, transposed: true, bias: bias, relu: false, threads: threads,
-                                     cache: weightsFixed ? .shared : nil)
+                                     cache: weightCache ?? (weightsFixed ? .shared : nil))
         }
         return Conv3x3.lowered(x: u, weight: weight, transposed: true, bias: bias, threads: threads)
     }

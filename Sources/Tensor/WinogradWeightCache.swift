@@ -8,7 +8,8 @@
 // parameters, or a Midpoint operator K − Kᵀ rebuilt on each call. Only calls whose weights stay
 // fixed use it (EngineContext.weightsFixed: inference, not training). Least recently used
 // entries go first once the budget is exceeded; the daemon empties the cache when a retired
-// model version's last request ends.
+// model version's last request ends. Training gives the slices of each block a cache of its
+// own (EngineContext.weightCache), dropped after the block: its weights change every step.
 //
 // Each entry lives in pages of its own (mmap): long-lived entries scattered through the malloc
 // heap pinned its pages, and a daemon that swapped models 20 times kept 10–15% more memory
@@ -19,7 +20,7 @@ import Locking
 import Glibc
 #endif
 
-final class WinogradWeightCache: Sendable {
+public final class WinogradWeightCache: Sendable {
     /// The process's cache: room for several large models' convolutions.
     static let shared = WinogradWeightCache(budgetBytes: 64 << 20)
 
@@ -68,7 +69,9 @@ final class WinogradWeightCache: Sendable {
     private let state = Locked(State())
     let budgetBytes: Int
 
-    init(budgetBytes: Int) {
+    /// A cache of its own, e.g. for the calls of one block of a training step, whose weights
+    /// change from step to step: its entries go when it does.
+    public init(budgetBytes: Int) {
         self.budgetBytes = budgetBytes
     }
 
@@ -123,7 +126,7 @@ final class WinogradWeightCache: Sendable {
     }
 
     /// Drops every entry (their pages go back to the system once no call is using them).
-    func removeAll() {
+    public func removeAll() {
         let dropped = state.withLock { s -> [Key: (entry: Entry, lastUse: UInt64)] in
             defer { s.entries = [:]; s.bytes = 0 }
             return s.entries

@@ -86,6 +86,19 @@ func awayFromZero(_ shape: [Int], seed: UInt64, margin: Float = 0.1) -> Tensor {
         }
     }
 
+    @Test func batchSlicesJoinBackIntoTheBatch() throws {
+        let x = random([5, 2, 3, 4], seed: 7)
+        let parts = [try x.batchItems(0..<2), try x.batchItems(2..<2), try x.batchItems(2..<5)]
+        #expect(parts.map(\.shape) == [[2, 2, 3, 4], [0, 2, 3, 4], [3, 2, 3, 4]])
+        #expect(parts[2][1, 1, 2, 3] == x[3, 1, 2, 3])
+        #expect(try Tensor.concatenatingBatches(parts).data == x.data)
+        expectTensorError(mentioning: ["Tensor.batchItems", "4..<6", "[5, 2, 3, 4]"]) { _ = try x.batchItems(4..<6) }
+        expectTensorError(mentioning: ["Tensor.concatenatingBatches", "part 1", "[1, 2, 3, 3]"]) {
+            _ = try Tensor.concatenatingBatches([x, Tensor(zeros: [1, 2, 3, 3])])
+        }
+        expectTensorError(mentioning: ["no parts"]) { _ = try Tensor.concatenatingBatches([]) }
+    }
+
     @Test func batchNormTrainingNormalisesAndUpdatesRunningStatsLikePyTorch() throws {
         // One channel holding 1, 2, 3, 4: mean 2.5, biased variance 1.25, unbiased 5/3.
         let x = try Tensor(shape: [2, 1, 1, 2], data: [1, 2, 3, 4])

@@ -83,4 +83,19 @@ import Testing
         #expect(try ConvTranspose3x3.forward(u, weight: w, threads: ComputeThreads(2), weightsFixed: true).data
                 == ConvTranspose3x3.forward(u, weight: w, threads: ComputeThreads(2)).data)
     }
+
+    /// A scope's own cache (a block of a sliced training step): conv, convT and the input
+    /// gradient keep and find their transforms there, and the answers are the uncached ones.
+    @Test func aCacheOfItsOwnServesTheConvolutionsGivenIt() throws {
+        let scoped = WinogradWeightCache(budgetBytes: 8 << 20)
+        let x = random([2, 16, 8, 8], seed: 40), u = random([2, 16, 8, 8], seed: 41), w = random([16, 16, 3, 3], seed: 42)
+        for _ in 0..<2 {
+            #expect(try Conv3x3.forward(x, weight: w, weightCache: scoped).data == Conv3x3.forward(x, weight: w).data)
+            #expect(try ConvTranspose3x3.forward(u, weight: w, weightCache: scoped).data
+                    == ConvTranspose3x3.forward(u, weight: w).data)
+            #expect(try Conv3x3.inputGradient(u, weight: w, weightCache: scoped).data == Conv3x3.inputGradient(u, weight: w).data)
+        }
+        // conv's transform, and convT's (which the input gradient shares): two misses, then hits.
+        #expect(scoped.statistics.misses == 2 && scoped.statistics.hits == 4 && scoped.statistics.entries == 2)
+    }
 }
