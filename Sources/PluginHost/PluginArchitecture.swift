@@ -77,6 +77,10 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
         }
     }
 
+    /// Drops the plugin's kept weight transforms (a sliced training step's blocks ask it to
+    /// keep them for their slices).
+    public func releaseCachedWeights() { library.releaseCaches() }
+
     /// Inference through several blocks in one plugin call (ABI 1.1's forward_blocks), in runs
     /// of at most 32 blocks (the parameter views nest one closure per tensor); block by block
     /// for a plugin without it.
@@ -95,7 +99,7 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
                     var calls = run32.map { i in
                         rs_block_call(block: Int32(blocks.lowerBound + i), parameters: params[i - start],
                                       parameter_count: Int32(parameters[i].count), h: h, threads: Int32(ctx.threads.count),
-                                      evaluations: 0, weights_fixed: ctx.weightsFixed ? 1 : 0)
+                                      evaluations: 0, weights_fixed: ctx.keepsWeights ? 1 : 0)
                     }
                     let s = calls.withUnsafeMutableBufferPointer { run($0.baseAddress, Int32($0.count), states, Int32(state.parts.count), &out, &error) }
                     evaluations = calls.reduce(0) { $0 + $1.evaluations }
@@ -163,7 +167,7 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
             withViews(parts) { states in
                 var call = rs_block_call(block: Int32(j), parameters: params, parameter_count: Int32(p.count), h: h,
                                          threads: Int32(ctx.threads.count), evaluations: 0,
-                                         weights_fixed: ctx.weightsFixed ? 1 : 0)
+                                         weights_fixed: ctx.keepsWeights ? 1 : 0)
                 let s = body(&call, states, Int32(parts.count), &out, &tape, &error)
                 evaluations = call.evaluations
                 return s

@@ -92,14 +92,15 @@ public enum PluginExport {
         }
         t.pointee.forward_blocks = { calls, count, state, parts, out, error in
             run(error) { () throws(TensorError) in
-                var s = BlockState(tensors(state, parts))
-                for i in 0..<Int(count) {
-                    let call = calls! + i
-                    let (ctx, counter) = context(call)
-                    s = try PluginExport.arch.forward(block: Int(call.pointee.block), parameters: parameters(call),
-                                                      state: s, h: call.pointee.h, ctx).0
-                    call.pointee.evaluations = Int64(counter.count)
+                let calls = (0..<Int(count)).map { calls! + $0 }
+                let contexts = calls.map { context($0) }
+                let steps = zip(calls, contexts).map { call, context in
+                    BlockStep(block: Int(call.pointee.block), parameters: parameters(call), context: context.0)
                 }
+                // As the host's engine runs them (BatchSlicing.swift): on slices of a large batch.
+                let s = try PluginExport.arch.forward(steps: steps, state: BlockState(tensors(state, parts)),
+                                                      h: calls.first?.pointee.h ?? 0)
+                for (call, context) in zip(calls, contexts) { call.pointee.evaluations = Int64(context.1.count) }
                 out?.pointee = export(s.parts)
             }
         }

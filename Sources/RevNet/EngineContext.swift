@@ -14,12 +14,21 @@ public struct EngineContext: Sendable {
     /// training leaves it off, since its weights change every step and kept transforms would
     /// only hold memory.
     public var weightsFixed: Bool
+    /// Where convolutions keep transformed weights for the other calls of a scope that shares
+    /// them, e.g. the slices of one block in a training step (SlicedBackward.swift). Without
+    /// it, each slice would transform the block's weights again (16% of a training step).
+    public var weightCache: WinogradWeightCache?
 
-    public init(threads: ComputeThreads = .one, counter: EvaluationCounter? = nil, weightsFixed: Bool = false) {
+    public init(threads: ComputeThreads = .one, counter: EvaluationCounter? = nil, weightsFixed: Bool = false,
+                weightCache: WinogradWeightCache? = nil) {
         self.threads = threads
         self.counter = counter
         self.weightsFixed = weightsFixed
+        self.weightCache = weightCache
     }
+
+    /// Whether convolutions will keep the weights' transforms (the process's cache or a scope's).
+    public var keepsWeights: Bool { weightsFixed || weightCache != nil }
 }
 
 /// Counts residual-function evaluations (K-σ-Kᵀ or σ(A·+b) applications), thread-safely.

@@ -50,11 +50,18 @@ extension Network {
         for u in 0..<units {
             var state = try arch.enter(activation)
             var unitTapes: [BlockTape?] = []
-            for j in 0..<config.unitBlocks[u] {
-                let (next, tape) = try arch.forward(block: j, parameters: blockParameters(unit: u, block: j),
-                                                   state: state, h: h, ctx)
-                if mode == .standard { unitTapes.append(tape) }
-                state = next
+            let blocks = 0..<config.unitBlocks[u]
+            switch mode {
+            case .standard:
+                for j in blocks {
+                    let (next, tape) = try arch.forward(block: j, parameters: blockParameters(unit: u, block: j),
+                                                       state: state, h: h, ctx)
+                    unitTapes.append(tape)
+                    state = next
+                }
+            case .reversible:   // no tapes: the blocks as inference runs them (sliced over the batch)
+                state = try arch.forward(blocks: blocks, parameters: blocks.map { blockParameters(unit: u, block: $0) },
+                                         state: state, h: h, ctx)
             }
             tapes.append(unitTapes)
             activation = try arch.exit(state)
@@ -92,6 +99,12 @@ extension Network {
             var state = finalStates[u]!
             finalStates[u] = nil                       // let the stored state go as soon as it is used
             var dState = try arch.exitGradient(d, finalState: state)
+            if mode == .reversible, let slices = BatchSlicing.slices(of: state, threads: ctx.threads) {
+                dState = try reversibleBackward(unit: u, slices: slices, output: state, outputGradient: dState,
+                                                gradients: &gradients, ctx)
+                d = try arch.enterGradient(dState)
+                continue
+            }
             for j in stride(from: config.unitBlocks[u] - 1, through: 0, by: -1) {
                 let p = blockParameters(unit: u, block: j)
                 let tape: BlockTape

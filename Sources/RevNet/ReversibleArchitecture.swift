@@ -58,6 +58,10 @@ public protocol ReversibleArchitecture: Sendable {
     /// library boundary once per unit instead of twice per block.
     func forward(blocks: Range<Int>, parameters: [[Tensor]], state: BlockState, h: Float,
                  _ ctx: EngineContext) throws(TensorError) -> BlockState
+    /// Drops the transformed weights kept on the architecture's own side for calls whose
+    /// context kept weights (a plugin's process-wide cache): called after each block of a
+    /// sliced training step, whose weights are not used again.
+    func releaseCachedWeights()
 }
 
 extension ReversibleArchitecture {
@@ -66,15 +70,17 @@ extension ReversibleArchitecture {
         try forwardEachBlock(blocks: blocks, parameters: parameters, state: state, h: h, ctx)
     }
 
-    /// forward(blocks:) as one forward(block:) call per block, tapes dropped.
+    /// forward(blocks:) as one forward(block:) call per block, tapes dropped; on a batch big
+    /// enough, on slices of it, one worker per slice (BatchSlicing.swift).
     public func forwardEachBlock(blocks: Range<Int>, parameters: [[Tensor]], state: BlockState, h: Float,
                                  _ ctx: EngineContext) throws(TensorError) -> BlockState {
-        var state = state
-        for (i, j) in blocks.enumerated() {
-            state = try forward(block: j, parameters: parameters[i], state: state, h: h, ctx).0
-        }
-        return state
+        try forward(steps: blocks.enumerated().map { i, j in BlockStep(block: j, parameters: parameters[i], context: ctx) },
+                    state: state, h: h)
     }
+
+    /// Nothing to release: a built-in architecture's convolutions keep transformed weights only
+    /// in the caches its callers give them.
+    public func releaseCachedWeights() {}
 
     /// The block's input from its output (inference-time inverse).
     public func inverse(block j: Int, parameters p: [Tensor], output: BlockState, h: Float,

@@ -133,6 +133,38 @@ func scratchDirectory() throws -> URL {
         #expect(a.count == b.count && a.count == 39 * plugin.functionsPerBlock, "\(a.count) vs \(b.count)")
     }
 
+    @Test(arguments: ["Hamiltonian", "Midpoint", "Leapfrog"])
+    func aPluginSlicesALargeBatchAsTheEngineDoes(_ library: String) throws {
+        // 16 images of 16×16 on two workers: the first unit's blocks run on 4 slices of 4 images
+        // (BatchSlicing), inside the plugin's forward_blocks as in the built-in engine.
+        let plugin = try PluginLoader.load(try bundledPlugin(library))
+        let config = NetworkConfig(architecture: plugin.name, inputShape: [3, 16, 16], numClasses: 3, unitChannels: [16, 24],
+                                   unitBlocks: [4, 2], h: 0.1)
+        let native = try Network(config: config, seed: 12)
+        let viaPlugin = try Network(config: config, architecture: plugin, weights: native.weights)
+        var rng = SeededGenerator(seed: 13)
+        let x = Tensor.randomNormal([16, 3, 16, 16], using: &rng)
+        let two = ComputeThreads(2), a = EvaluationCounter(), b = EvaluationCounter()
+        #expect(BatchSlicing.slices(of: BlockState([Tensor(zeros: [16, 8, 16, 16])]), threads: two)?.count == 4)
+        let sliced = try viaPlugin.logits(x, EngineContext(threads: two, counter: b))
+        #expect(sliced.data == (try native.logits(x, EngineContext(threads: two, counter: a))).data)
+        #expect(a.count == b.count && a.count == 6 * plugin.functionsPerBlock, "\(a.count) vs \(b.count)")
+        let whole = try native.logits(x)   // one thread: no slices
+        #expect(zip(sliced.data, whole.data).allSatisfy { abs($0 - $1) <= 1e-5 * Swift.max(1, abs($1)) })
+        // Training slices too, block by block, the plugin keeping each block's transformed
+        // weights for its slices: the built-in's gradients and counts exactly.
+        var (trainNative, trainPlugin) = (native, viaPlugin)
+        let labels = (0..<16).map { $0 % 3 }, countA = EvaluationCounter(), countB = EvaluationCounter()
+        var gA = native.weights.zeros(), gB = native.weights.zeros()
+        let ra = try trainNative.trainingStep(x, labels: labels, mode: .reversible, gradients: &gA, inputGradient: true,
+                                              EngineContext(threads: two, counter: countA))
+        let rb = try trainPlugin.trainingStep(x, labels: labels, mode: .reversible, gradients: &gB, inputGradient: true,
+                                              EngineContext(threads: two, counter: countB))
+        #expect(ra.loss == rb.loss && ra.inputGradient?.data == rb.inputGradient?.data)
+        for (name, (ta, tb)) in zip(gA.names, zip(gA.tensors, gB.tensors)) { #expect(ta.data == tb.data, "\(name)") }
+        #expect(countA.count == countB.count && countA.count == 2 * 6 * plugin.functionsPerBlock)
+    }
+
     @Test func aPluginInPlainCServes() throws {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
