@@ -114,7 +114,7 @@ enum Winograd {
                          transforms: Transforms = bestTransforms, tile: Int? = nil) -> Tensor {
         let h = x.shape[2], w = x.shape[3]
         let avx2 = transforms == .avx2
-        if (tile ?? Self.tile(height: h, width: w)) == 4 {
+        if (tile ?? Self.tile(height: h, width: w, batch: x.shape[0])) == 4 {
             return convolve(TileGrid4(height: h, width: w, avx2: avx2), x: x, weight: weight, transposed: transposed,
                             bias: bias, relu: relu, threads: threads, cache: cache)
         }
@@ -186,14 +186,21 @@ enum Winograd {
     static func groupSize(xis: Int, channels: Int, tiles total: Int, threads: ComputeThreads,
                           bytes: Int = groupBytes) -> Int {
         var group = Swift.max(16, bytes / (4 * xis * channels))
-        if threads.count > 1 { group = Swift.min(group, Swift.max(16, (total + 2 * threads.count - 1) / (2 * threads.count))) }
+        // Split over workers no finer than 32 tiles a group: narrower sgemms and a fork-join per
+        // group cost a batch-1 inference more than the second core gave (hamiltonian-74, 2
+        // threads: 16 tiles 3.0–3.1 ms, 32 2.8–2.9, 64 2.9–3.0, one thread 3.1–3.2).
+        if threads.count > 1 { group = Swift.min(group, Swift.max(32, (total + 2 * threads.count - 1) / (2 * threads.count))) }
         return (group + 7) / 8 * 8   // whole runs of 8 for the AVX2 loops
     }
 
-    /// The output tile for an H × W image: 4×4 (F(4×4, 3×3): 2.25 multiplications per output
-    /// instead of 4) once the image is at least 8 wide and high, so that edge tiles waste little.
-    static func tile(height: Int, width: Int) -> Int {
-        height >= 8 && width >= 8 ? 4 : 2
+    /// The output tile for a batch of H × W images: 4×4 (F(4×4, 3×3): 2.25 multiplications per
+    /// output instead of 4) once the image is at least 8 wide and high, so that edge tiles waste
+    /// little, and the batch makes at least 8 such tiles. Fewer make sgemms 1–7 columns wide and
+    /// miss the AVX2 transforms (runs of 8): one 8×8 image (4 tiles) went 3.4 → 2.9 ms for a
+    /// batch-1 hamiltonian-74 inference with F(2×2, 3×3) there (16 tiles).
+    static func tile(height: Int, width: Int, batch: Int) -> Int {
+        guard height >= 8 && width >= 8 else { return 2 }
+        return batch * ((height + 3) / 4) * ((width + 3) / 4) >= 8 ? 4 : 2
     }
 
     /// The cache budget of one group of tiles (see convolve).

@@ -25,7 +25,7 @@ extension Winograd {
                                          threads: ComputeThreads, transforms: Transforms = bestTransforms,
                                          tile: Int? = nil) {
         let h = x.shape[2], w = x.shape[3], avx2 = transforms == .avx2
-        if (tile ?? Self.tile(height: h, width: w)) == 4 {
+        if (tile ?? Self.tile(height: h, width: w, batch: x.shape[0])) == 4 {
             accumulateWeightGradient(TileGrid4(height: h, width: w, avx2: avx2), &dW, x: x, dy: dy, threads: threads)
         } else {
             accumulateWeightGradient(TileGrid(height: h, width: w, avx2: avx2), &dW, x: x, dy: dy, threads: threads)

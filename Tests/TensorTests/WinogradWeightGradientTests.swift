@@ -56,7 +56,7 @@ import Testing
             try Conv3x3.accumulateWeightGradient(&viaConv, input: x, outputGradient: dy, threads: t)
             try Conv3x3.accumulateWeightGradient(&again, input: x, outputGradient: dy, threads: t)
             if Winograd.pays(inputChannels: cin, outputChannels: cout) {
-                Winograd.accumulateWeightGradient(&direct, input: x, outputGradient: dy, threads: t, tile: Winograd.tile(height: h, width: w))
+                Winograd.accumulateWeightGradient(&direct, input: x, outputGradient: dy, threads: t, tile: Winograd.tile(height: h, width: w, batch: n))
             } else {
                 Conv3x3.loweredWeightGradient(&direct, input: x, outputGradient: dy, threads: t)
             }
