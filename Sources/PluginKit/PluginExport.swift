@@ -13,7 +13,8 @@ public enum PluginExport {
     /// The one architecture this library exports (set by `entry`, read by the C functions).
     nonisolated(unsafe) static var architecture: (any ReversibleArchitecture)?
     nonisolated(unsafe) static var table: UnsafeMutablePointer<rs_plugin>?
-    /// The host's ABI minor: rs_block_call.weights_fixed exists only from 1.1 on.
+    /// The host's ABI minor: rs_block_call.weights_fixed exists only from 1.1 on, parameters_id
+    /// from 1.2.
     nonisolated(unsafe) static var hostMinor: UInt32 = 0
     static let lock = Locked<Void>(())
 
@@ -34,7 +35,10 @@ public enum PluginExport {
             t.pointee.functions_per_block = Int32(architecture.functionsPerBlock)
             t.pointee.transition_groups = Int32(architecture.transitionGroups)
             fill(t)
-            t.pointee.release_caches = { Conv3x3.releaseCachedWeights() }
+            t.pointee.release_caches = {
+                Conv3x3.releaseCachedWeights()
+                KeptParameters.shared.removeAll()
+            }
             table = t
             return UnsafePointer(t)
         }
@@ -95,7 +99,7 @@ public enum PluginExport {
                 let calls = (0..<Int(count)).map { calls! + $0 }
                 let contexts = calls.map { context($0) }
                 let steps = zip(calls, contexts).map { call, context in
-                    BlockStep(block: Int(call.pointee.block), parameters: parameters(call), context: context.0)
+                    BlockStep(block: Int(call.pointee.block), context: context.0) { parameters(call) }
                 }
                 // As the host's engine runs them (BatchSlicing.swift): on slices of a large batch.
                 let s = try PluginExport.arch.forward(steps: steps, state: BlockState(tensors(state, parts)),
@@ -195,8 +199,35 @@ func tensors(_ list: UnsafePointer<rs_tensor_in>?, _ count: Int32) -> [Tensor] {
     (0..<Int(count)).map { tensor(list! + $0) }
 }
 
+/// The call's parameters as tensors: copied from the host's views, or the copies kept under
+/// the call's parameters_id (ABI 1.2), whose storage the convolutions' weight cache then
+/// recognises without comparing the values.
 func parameters(_ call: UnsafeMutablePointer<rs_block_call>) -> [Tensor] {
-    tensors(call.pointee.parameters, call.pointee.parameter_count)
+    let id = PluginExport.hostMinor >= 2 ? call.pointee.parameters_id : 0
+    guard id != 0 else { return tensors(call.pointee.parameters, call.pointee.parameter_count) }
+    return KeptParameters.shared.parameters(id) { tensors(call.pointee.parameters, call.pointee.parameter_count) }
+}
+
+/// Copies of parameters kept by their parameters_id, up to a budget (then all are dropped:
+/// the host names at most a few models' blocks), and until release_caches.
+final class KeptParameters: Sendable {
+    static let shared = KeptParameters(budgetBytes: 64 << 20)
+    private let kept = Locked<(byID: [UInt64: [Tensor]], bytes: Int)>(([:], 0))
+    private let budgetBytes: Int
+
+    init(budgetBytes: Int) { self.budgetBytes = budgetBytes }
+
+    func parameters(_ id: UInt64, copy: () -> [Tensor]) -> [Tensor] {
+        if let found = kept.withLock({ $0.byID[id] }) { return found }
+        let made = copy(), bytes = made.reduce(0) { $0 + 4 * $1.count }
+        kept.withLock { k in
+            if k.bytes + bytes > budgetBytes { k = ([:], 0) }
+            if k.byID.updateValue(made, forKey: id) == nil { k.bytes += bytes }
+        }
+        return made
+    }
+
+    func removeAll() { kept.withLock { $0 = ([:], 0) } }
 }
 
 func context(_ call: UnsafeMutablePointer<rs_block_call>) -> (EngineContext, EvaluationCounter) {

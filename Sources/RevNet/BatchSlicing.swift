@@ -14,12 +14,14 @@
 import Tensor
 
 /// One block of a run of blocks, with the context its engine calls get (a plugin gets one per
-/// block, with its own evaluation counter).
+/// block, with its own evaluation counter). `parameters` makes the block's parameters when they
+/// are needed: a plugin copies them out of the host's views, and holding a whole unit's copies
+/// at once cost a batch-1 inference 15% in page faults (glibc returned the memory between calls).
 public struct BlockStep {
     public var block: Int
-    public var parameters: [Tensor]
+    public var parameters: () -> [Tensor]
     public var context: EngineContext
-    public init(block: Int, parameters: [Tensor], context: EngineContext) {
+    public init(block: Int, context: EngineContext, parameters: @escaping () -> [Tensor]) {
         self.block = block
         self.parameters = parameters
         self.context = context
@@ -90,26 +92,27 @@ extension ReversibleArchitecture {
         let threads = steps.first?.context.threads ?? .one
         guard let slices = BatchSlicing.slices(of: state, threads: threads) else {
             var s = state
-            for step in steps { s = try forward(block: step.block, parameters: step.parameters, state: s, h: h, step.context).0 }
+            for step in steps { s = try forward(block: step.block, parameters: step.parameters(), state: s, h: h, step.context).0 }
             return s
         }
+        let parameters = steps.map { $0.parameters() }   // every slice needs every block's
         var parts = try BatchSlicing.split(state, slices)
         try parts.withUnsafeMutableBufferPointer { (part: inout UnsafeMutableBufferPointer<BlockState>) throws(TensorError) in
             let part = part
             if steps.allSatisfy(\.context.keepsWeights) {
                 try BatchSlicing.forEach(slices.count, threads: threads) { s, _ throws(TensorError) in
-                    for step in steps {
-                        part[s] = try forward(block: step.block, parameters: step.parameters, state: part[s], h: h,
+                    for (step, p) in zip(steps, parameters) {
+                        part[s] = try forward(block: step.block, parameters: p, state: part[s], h: h,
                                               BatchSlicing.context(step.context, slice: s)).0
                     }
                 }
                 return
             }
-            for step in steps {
+            for (step, p) in zip(steps, parameters) {
                 var ctx = step.context
                 ctx.weightCache = WinogradWeightCache(budgetBytes: BatchSlicing.blockCacheBytes)
                 try BatchSlicing.forEach(slices.count, threads: threads) { s, _ throws(TensorError) in
-                    part[s] = try forward(block: step.block, parameters: step.parameters, state: part[s], h: h,
+                    part[s] = try forward(block: step.block, parameters: p, state: part[s], h: h,
                                           BatchSlicing.context(ctx, slice: s)).0
                 }
             }

@@ -74,7 +74,7 @@ extension ReversibleArchitecture {
     /// enough, on slices of it, one worker per slice (BatchSlicing.swift).
     public func forwardEachBlock(blocks: Range<Int>, parameters: [[Tensor]], state: BlockState, h: Float,
                                  _ ctx: EngineContext) throws(TensorError) -> BlockState {
-        try forward(steps: blocks.enumerated().map { i, j in BlockStep(block: j, parameters: parameters[i], context: ctx) },
+        try forward(steps: blocks.enumerated().map { i, j in BlockStep(block: j, context: ctx) { parameters[i] } },
                     state: state, h: h)
     }
 
