@@ -77,6 +77,12 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
         }
     }
 
+    /// The name of block j's parameter values (ABI 1.2's parameters_id): the context's scope
+    /// (the weights' identity and the unit) and the block, or 0 when the context has no scope.
+    private func parametersID(_ ctx: EngineContext, block j: Int) -> UInt64 {
+        ctx.parametersScope == 0 || j >= 1 << 16 || ctx.parametersScope >= 1 << 47 ? 0 : ctx.parametersScope << 16 | UInt64(j)
+    }
+
     /// Drops the plugin's kept weight transforms (a sliced training step's blocks ask it to
     /// keep them for their slices).
     public func releaseCachedWeights() { library.releaseCaches() }
@@ -99,7 +105,8 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
                     var calls = run32.map { i in
                         rs_block_call(block: Int32(blocks.lowerBound + i), parameters: params[i - start],
                                       parameter_count: Int32(parameters[i].count), h: h, threads: Int32(ctx.threads.count),
-                                      evaluations: 0, weights_fixed: ctx.keepsWeights ? 1 : 0)
+                                      evaluations: 0, weights_fixed: ctx.keepsWeights ? 1 : 0,
+                                      parameters_id: parametersID(ctx, block: blocks.lowerBound + i))
                     }
                     let s = calls.withUnsafeMutableBufferPointer { run($0.baseAddress, Int32($0.count), states, Int32(state.parts.count), &out, &error) }
                     evaluations = calls.reduce(0) { $0 + $1.evaluations }
@@ -167,7 +174,8 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
             withViews(parts) { states in
                 var call = rs_block_call(block: Int32(j), parameters: params, parameter_count: Int32(p.count), h: h,
                                          threads: Int32(ctx.threads.count), evaluations: 0,
-                                         weights_fixed: ctx.keepsWeights ? 1 : 0)
+                                         weights_fixed: ctx.keepsWeights ? 1 : 0,
+                                         parameters_id: parametersID(ctx, block: j))
                 let s = body(&call, states, Int32(parts.count), &out, &tape, &error)
                 evaluations = call.evaluations
                 return s

@@ -18,6 +18,10 @@ public struct EngineContext: Sendable {
     /// them, e.g. the slices of one block in a training step (SlicedBackward.swift). Without
     /// it, each slice would transform the block's weights again (16% of a training step).
     public var weightCache: WinogradWeightCache?
+    /// Nonzero: names the values of the parameters the calls with this context get, given the
+    /// block (ParameterSet.identity and the unit, set by Network.logits): a plugin architecture
+    /// passes it on per block (rs_block_call.parameters_id).
+    public var parametersScope: UInt64 = 0
 
     public init(threads: ComputeThreads = .one, counter: EvaluationCounter? = nil, weightsFixed: Bool = false,
                 weightCache: WinogradWeightCache? = nil) {

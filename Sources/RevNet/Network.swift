@@ -170,6 +170,9 @@ public struct Network: Sendable {
     /// Unit u on input x (N, C_u, H_u, W_u), no tapes kept.
     func runUnit(_ u: Int, input x: Tensor, _ ctx: EngineContext) throws(TensorError) -> Tensor {
         let blocks = 0..<config.unitBlocks[u]
+        var ctx = ctx
+        // Inference's weights stay as they are: name them for plugins, per unit (< 256 units).
+        if ctx.weightsFixed && u < 256 { ctx.parametersScope = weights.identity << 8 | UInt64(u) }
         let state = try architecture.forward(blocks: blocks, parameters: blocks.map { blockParameters(unit: u, block: $0) },
                                              state: architecture.enter(x), h: config.h, ctx)
         return try architecture.exit(state)

@@ -2,18 +2,29 @@
 // optimiser's state share one layout (same names, same order, same shapes), so an optimiser is a
 // flat loop over index-aligned tensors and a checkpoint is this map plus a header.
 
+import Synchronization
 import Tensor
 
 public struct ParameterSet: Sendable {
     public private(set) var names: [String]
-    public var tensors: [Tensor]
+    public var tensors: [Tensor] {
+        didSet { identity = Self.newIdentity() }
+    }
     private var index: [String: Int]
+    /// Names these exact values in this process: a new number whenever a tensor changes, never
+    /// given twice; copies share it until one of them changes. Inference passes it to plugins
+    /// (rs_block_call.parameters_id), which then keep their copies of the parameters.
+    public private(set) var identity: UInt64
 
     public init() {
         names = []
         tensors = []
         index = [:]
+        identity = Self.newIdentity()
     }
+
+    private static let identities = Atomic<UInt64>(0)
+    private static func newIdentity() -> UInt64 { identities.add(1, ordering: .relaxed).newValue }
 
     /// Appends a tensor under a new name; returns its position.
     @discardableResult

@@ -36,10 +36,15 @@ public final class WinogradWeightCache: Sendable {
         let pages: UnsafeMutableRawPointer
         let bytes: Int
         let weightCount: Int
+        /// The weight's own storage, shared, not copied: while the entry holds it, a write to
+        /// the caller's tensor copies the storage first, so a lookup with this very storage is
+        /// this very weight, with no comparison (4.4% of a batch-1 inference was memcmp).
+        let source: [Float]
 
         /// nil if the pages cannot be mapped (the caller then transforms without caching).
         init?(_ weight: Tensor, transposed: Bool, tile: Int, threads: ComputeThreads) {
             weightCount = weight.count
+            source = weight.data
             bytes = 4 * (weight.count + (tile + 2) * (tile + 2) * weight.count / 9)
             guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
                   p != UnsafeMutableRawPointer(bitPattern: -1) else { return nil }
@@ -55,7 +60,9 @@ public final class WinogradWeightCache: Sendable {
         }
 
         func holds(_ weight: Tensor) -> Bool {
-            weight.count == weightCount && weight.data.withUnsafeBytes { memcmp(pages, $0.baseAddress!, $0.count) == 0 }
+            guard weight.count == weightCount else { return false }
+            let same = source.withUnsafeBufferPointer { a in weight.data.withUnsafeBufferPointer { a.baseAddress == $0.baseAddress } }
+            return same || weight.data.withUnsafeBytes { memcmp(pages, $0.baseAddress!, $0.count) == 0 }
         }
     }
 

@@ -102,7 +102,7 @@ func scratchDirectory() throws -> URL {
         // Winograd and the plugin's own cache of transformed weights (ABI 1.1).
         let plugin = try PluginLoader.load(try bundledPlugin("Hamiltonian"))
         let raw = UnsafeRawPointer(plugin.library.table)
-        #expect(raw.load(fromByteOffset: MemoryLayout<rs_plugin>.offset(of: \rs_plugin.abi_minor)!, as: UInt32.self) == 1)
+        #expect(raw.load(fromByteOffset: MemoryLayout<rs_plugin>.offset(of: \rs_plugin.abi_minor)!, as: UInt32.self) == 2)
         #expect(plugin.library.table.pointee.release_caches != nil)
         let config = NetworkConfig(architecture: "hamiltonian", inputShape: [3, 8, 8], numClasses: 4, unitChannels: [32, 48],
                                    unitBlocks: [2, 2], h: 0.2)
@@ -113,6 +113,18 @@ func scratchDirectory() throws -> URL {
         let expected = try native.logits(x, EngineContext(threads: ComputeThreads(2))).data
         for _ in 0..<2 { #expect(try viaPlugin.logits(x, EngineContext(threads: ComputeThreads(2))).data == expected) }
         plugin.library.releaseCaches()
+        #expect(try viaPlugin.logits(x, EngineContext(threads: ComputeThreads(2))).data == expected)
+        // The plugin keeps its copies of the parameters under their parameters_id (ABI 1.2):
+        // changed weights get a new identity, so it never computes with the old ones.
+        var (changedNative, changedPlugin) = (native, viaPlugin)
+        let k = try #require(native.weights.names.firstIndex { $0.hasSuffix("K1") })
+        let before = changedPlugin.weights.identity
+        changedNative.weights.tensors[k].data[0] += 0.5
+        changedPlugin.weights.tensors[k].data[0] += 0.5
+        #expect(changedPlugin.weights.identity != before && viaPlugin.weights.identity == before)
+        let changed = try changedNative.logits(x, EngineContext(threads: ComputeThreads(2))).data
+        #expect(changed != expected)
+        #expect(try changedPlugin.logits(x, EngineContext(threads: ComputeThreads(2))).data == changed)
         #expect(try viaPlugin.logits(x, EngineContext(threads: ComputeThreads(2))).data == expected)
     }
 

@@ -1,5 +1,5 @@
-// ConfigTests: presets build the paper's networks, and shapes that do not fit are rejected with
-// a message that names the value and the reason.
+// ConfigTests: presets build the paper's networks, shapes that do not fit are rejected with a
+// message that names the value and the reason, and a parameter set's identity names its values.
 
 import Testing
 @testable import RevNet
@@ -68,6 +68,18 @@ import Testing
         // Y = channels 0-1 → 1-2, Z = channels 2-3 → 5-6; 0, 3, 4, 7 are zero.
         for (out, src) in [(1, 0), (2, 1), (5, 2), (6, 3)] { #expect(t[0, out, 1, 0] == pooled[0, src, 1, 0]) }
         for out in [0, 3, 4, 7] { #expect(t[0, out, 1, 1] == 0) }
+    }
+
+    @Test func aParameterSetsIdentityNamesItsValues() throws {
+        var a = try Network(config: smallConfig("hamiltonian", blocks: [1, 1]), seed: 1).weights
+        let b = a, first = a.identity
+        #expect(b.identity == first)                       // a copy shares it
+        a.tensors[0].data[0] += 1
+        #expect(a.identity != first && b.identity == first)   // a change gets a new one
+        let second = a.identity
+        _ = try a.withTensors(at: [1]) { t throws(TensorError) in t[0].data[0] = 3 }
+        #expect(a.identity != second && a.identity != first)
+        #expect(try Network(config: smallConfig("hamiltonian", blocks: [1, 1]), seed: 1).weights.identity != first)
     }
 
     @Test func inputOfTheWrongShapeIsAnError() throws {

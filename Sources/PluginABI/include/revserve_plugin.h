@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 #define REVSERVE_PLUGIN_ABI_MAJOR 1
-#define REVSERVE_PLUGIN_ABI_MINOR 1
+#define REVSERVE_PLUGIN_ABI_MINOR 2
 #define REVSERVE_PLUGIN_ENTRY_SYMBOL "revserve_plugin_entry"
 
 typedef int32_t rs_status;
@@ -96,6 +96,11 @@ typedef struct rs_block_call {
      * 1): nonzero when these parameters will be passed again unchanged (inference), so the
      * plugin may keep what it derives from them until release_caches; zero in training. */
     int32_t weights_fixed;
+    /* ABI 1.2 (read it only from a host whose minor is at least 2): nonzero names these exact
+     * parameter values: every call with the same id passes the same values (the host never
+     * gives an id to other values), so the plugin may keep its copies of them, found by the
+     * id instead of by comparing them, until release_caches; zero: no such promise. */
+    uint64_t parameters_id;
 } rs_block_call;
 
 typedef struct rs_plugin {
