@@ -70,15 +70,15 @@ public struct CheckpointModel: InferenceModel {
     }
 }
 
-/// Drops the transformed weights kept for inference (Conv3x3.releaseCachedWeights, and every
-/// plugin's release_caches) when the last copy of the model holding it goes away, that is
+/// Drops the transformed weights kept for inference and the kernels' free scratch buffers
+/// (Conv3x3.releaseCaches, and every plugin's release_caches) when the last copy of the model holding it goes away, that is
 /// when a retired version's last request has ended: requests still running on it after the
 /// swap put its weights back in the cache, so emptying it at the swap itself left a retired
 /// version's transforms behind (+10% resident memory after 20 swaps). The cache is keyed by
 /// content for all models at once, so the others each transform their weights once more.
 final class CacheRelease: Sendable {
     deinit {
-        Conv3x3.releaseCachedWeights()
+        Conv3x3.releaseCaches()
         PluginArchitecture.releaseCaches()
     }
 }

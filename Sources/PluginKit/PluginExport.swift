@@ -36,7 +36,7 @@ public enum PluginExport {
             t.pointee.transition_groups = Int32(architecture.transitionGroups)
             fill(t)
             t.pointee.release_caches = {
-                Conv3x3.releaseCachedWeights()
+                Conv3x3.releaseCaches()
                 KeptParameters.shared.removeAll()
             }
             table = t

@@ -59,7 +59,7 @@ public protocol ReversibleArchitecture: Sendable {
     func forward(blocks: Range<Int>, parameters: [[Tensor]], state: BlockState, h: Float,
                  _ ctx: EngineContext) throws(TensorError) -> BlockState
     /// Drops the transformed weights kept on the architecture's own side for calls whose
-    /// context kept weights (a plugin's process-wide cache): called after each block of a
+    /// context kept weights (a plugin's process-wide cache): called after each unit of a
     /// sliced training step, whose weights are not used again.
     func releaseCachedWeights()
 }

@@ -35,10 +35,18 @@ public enum Conv3x3 {
         return lowered(x: x, weight: weight, bias: bias, relu: relu, threads: threads)
     }
 
-    /// Drops the transformed weights kept for reuse (WinogradWeightCache.swift), e.g. once a
-    /// model is taken out of service, so that its weights do not stay in memory.
+    /// Drops the transformed weights kept for reuse (WinogradWeightCache.swift), e.g. after a
+    /// training step's block, whose weights are not used again.
     public static func releaseCachedWeights() {
         WinogradWeightCache.shared.removeAll()
+    }
+
+    /// Drops everything the kernels keep between calls, transformed weights and the free scratch
+    /// buffers (ScratchBuffers.swift): once a model is taken out of service, so that neither its
+    /// weights nor buffers sized for it stay in memory.
+    public static func releaseCaches() {
+        releaseCachedWeights()
+        ScratchBuffers.shared.removeAll()
     }
 
     /// dx = convT(dy, W): the gradient of conv with respect to its input.

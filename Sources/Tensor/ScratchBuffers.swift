@@ -6,6 +6,9 @@
 // Sizes are rounded up to a power of two and a request takes the smallest buffer that fits:
 // with exact sizes and first fit, a daemon cycling through models of different widths kept
 // adding buffers that no other model's request fitted (+19–26% resident memory after 20 swaps).
+// Since workers also run whole slices of a batch (BatchSlicing), requests of many sizes overlap
+// and the list still grew in one run of three (+20% after 20 swaps): it is emptied when a model
+// is taken out of service (Conv3x3.releaseCaches).
 
 import Locking
 
@@ -36,6 +39,15 @@ final class ScratchBuffers: Sendable {
         if let reused { return reused }
         let size = Swift.max(1024, capacity).nextPowerOfTwo
         return Buffer(pointer: .allocate(capacity: size), capacity: size)
+    }
+
+    /// Frees the buffers not in use (a model taken out of service: the next model's sizes differ).
+    func removeAll() {
+        let dropped = free.withLock { list -> [Buffer] in
+            defer { list = [] }
+            return list
+        }
+        for buffer in dropped { buffer.pointer.deallocate() }
     }
 
     private func give(_ buffer: Buffer) {
