@@ -99,28 +99,59 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
         for start in stride(from: 0, to: blocks.count, by: 32) {
             let run32 = start..<Swift.min(blocks.count, start + 32)
             var out: OpaquePointer?, error = rs_error()
-            var evaluations: Int64 = 0
-            let status = withViews(Array(parameters[run32])) { params in
-                withViews(state.parts) { states in
-                    var calls = run32.map { i in
-                        rs_block_call(block: Int32(blocks.lowerBound + i), parameters: params[i - start],
-                                      parameter_count: Int32(parameters[i].count), h: h, threads: Int32(ctx.threads.count),
-                                      evaluations: 0, weights_fixed: ctx.keepsWeights ? 1 : 0,
-                                      parameters_id: parametersID(ctx, block: blocks.lowerBound + i))
-                    }
-                    let s = calls.withUnsafeMutableBufferPointer { run($0.baseAddress, Int32($0.count), states, Int32(state.parts.count), &out, &error) }
-                    evaluations = calls.reduce(0) { $0 + $1.evaluations }
-                    return s
-                }
+            let status = withBlockCalls(first: blocks.lowerBound + start, parameters[run32], h: h, ctx) { calls, count in
+                withViews(state.parts) { states in run(calls, count, states, Int32(state.parts.count), &out, &error) }
             }
             guard status == RS_OK, let out else {
                 throw .invalidArgument(op: "\(name) plugin forward_blocks, blocks \(blocks.lowerBound + run32.lowerBound)…\(blocks.lowerBound + run32.upperBound - 1)",
                                        detail: message(error))
             }
-            ctx.counter?.increment(by: Int(evaluations))
             state = BlockState(copyOut(out))
         }
         return state
+    }
+
+    /// Inference through a whole unit in one plugin call (ABI 1.2's forward_unit), so that its
+    /// input and output cross the boundary once; enter, forward(blocks:) and exit for a plugin
+    /// without it or a unit of more than 32 blocks.
+    public func forwardUnit(blocks: Range<Int>, parameters: [[Tensor]], input x: Tensor, h: Float,
+                            _ ctx: EngineContext) throws(TensorError) -> Tensor {
+        guard let run = library.forwardUnit, blocks.count <= 32 else {
+            return try exit(forward(blocks: blocks, parameters: parameters, state: enter(x), h: h, ctx))
+        }
+        var out: OpaquePointer?, error = rs_error()
+        let status = withBlockCalls(first: blocks.lowerBound, parameters[...], h: h, ctx) { calls, count in
+            withViews([x]) { input in run(calls, count, input, &out, &error) }
+        }
+        guard status == RS_OK, let out else {
+            throw .invalidArgument(op: "\(name) plugin forward_unit, blocks \(blocks.lowerBound)…\(blocks.upperBound - 1)",
+                                   detail: message(error))
+        }
+        let output = copyOut(out)
+        guard output.count == 1 else {
+            throw .invalidArgument(op: "\(name) plugin forward_unit", detail: "returned \(output.count) tensors, expected the unit's output alone")
+        }
+        return output[0]
+    }
+
+    /// Runs `body` with one rs_block_call per block of `parameters` (blocks first, first + 1,
+    /// …), and counts their evaluations when it succeeds.
+    private func withBlockCalls(first: Int, _ parameters: ArraySlice<[Tensor]>, h: Float, _ ctx: EngineContext,
+                                _ body: (UnsafeMutablePointer<rs_block_call>, Int32) -> rs_status) -> rs_status {
+        var evaluations: Int64 = 0
+        let status = withViews(Array(parameters)) { params in
+            var calls = params.indices.map { i in
+                rs_block_call(block: Int32(first + i), parameters: params[i],
+                              parameter_count: Int32(parameters[parameters.startIndex + i].count), h: h,
+                              threads: Int32(ctx.threads.count), evaluations: 0, weights_fixed: ctx.keepsWeights ? 1 : 0,
+                              parameters_id: parametersID(ctx, block: first + i))
+            }
+            let s = calls.withUnsafeMutableBufferPointer { body($0.baseAddress!, Int32($0.count)) }
+            evaluations = calls.reduce(0) { $0 + $1.evaluations }
+            return s
+        }
+        if status == RS_OK { ctx.counter?.increment(by: Int(evaluations)) }
+        return status
     }
 
     public func reconstruct(block j: Int, parameters p: [Tensor], output: BlockState, h: Float,

@@ -56,21 +56,27 @@ public final class PluginLibrary: @unchecked Sendable {   // immutable after ini
     /// Asks the plugin to drop what it keeps across calls (ABI 1.1's release_caches; a 1.0
     /// plugin's table ends before that field, so it is read only from 1.1 on).
     public func releaseCaches() {
-        minorOne(\.release_caches)??()
+        field(\.release_caches, since: 1)??()
     }
 
     /// rs_plugin.forward_blocks (ABI 1.1), nil for a 1.0 plugin or one without it.
     var forwardBlocks: (@convention(c) (UnsafeMutablePointer<rs_block_call>?, Int32, UnsafePointer<rs_tensor_in>?, Int32,
                                         UnsafeMutablePointer<OpaquePointer?>?, UnsafeMutablePointer<rs_error>?) -> rs_status)? {
-        minorOne(\.forward_blocks) ?? nil
+        field(\.forward_blocks, since: 1) ?? nil
     }
 
-    /// A field added in ABI 1.1, read only from a plugin whose abi_minor says it has it (a
-    /// 1.0 table ends before it).
-    private func minorOne<T>(_ field: KeyPath<rs_plugin, T>) -> T? {
+    /// rs_plugin.forward_unit (ABI 1.2), nil for an older plugin or one without it.
+    var forwardUnit: (@convention(c) (UnsafeMutablePointer<rs_block_call>?, Int32, UnsafePointer<rs_tensor_in>?,
+                                      UnsafeMutablePointer<OpaquePointer?>?, UnsafeMutablePointer<rs_error>?) -> rs_status)? {
+        field(\.forward_unit, since: 2) ?? nil
+    }
+
+    /// A field added in ABI 1.`minor`, read only from a plugin whose abi_minor says it has it
+    /// (an older table ends before it).
+    private func field<T>(_ field: KeyPath<rs_plugin, T>, since minor: UInt32) -> T? {
         let raw = UnsafeRawPointer(table)
-        let minor = raw.load(fromByteOffset: MemoryLayout<rs_plugin>.offset(of: \rs_plugin.abi_minor)!, as: UInt32.self)
-        guard minor >= 1 else { return nil }
+        let declared = raw.load(fromByteOffset: MemoryLayout<rs_plugin>.offset(of: \rs_plugin.abi_minor)!, as: UInt32.self)
+        guard declared >= minor else { return nil }
         return raw.load(fromByteOffset: MemoryLayout<rs_plugin>.offset(of: field)!, as: T.self)
     }
 }

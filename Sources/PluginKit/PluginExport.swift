@@ -96,16 +96,14 @@ public enum PluginExport {
         }
         t.pointee.forward_blocks = { calls, count, state, parts, out, error in
             run(error) { () throws(TensorError) in
-                let calls = (0..<Int(count)).map { calls! + $0 }
-                let contexts = calls.map { context($0) }
-                let steps = zip(calls, contexts).map { call, context in
-                    BlockStep(block: Int(call.pointee.block), context: context.0) { parameters(call) }
-                }
-                // As the host's engine runs them (BatchSlicing.swift): on slices of a large batch.
-                let s = try PluginExport.arch.forward(steps: steps, state: BlockState(tensors(state, parts)),
-                                                      h: calls.first?.pointee.h ?? 0)
-                for (call, context) in zip(calls, contexts) { call.pointee.evaluations = Int64(context.1.count) }
-                out?.pointee = export(s.parts)
+                out?.pointee = export(try runBlocks(calls!, count, BlockState(tensors(state, parts))).parts)
+            }
+        }
+        t.pointee.forward_unit = { calls, count, x, out, error in
+            run(error) { () throws(TensorError) in
+                let arch = PluginExport.arch
+                let state = try runBlocks(calls!, count, arch.enter(tensors(x, 1)[0]))
+                out?.pointee = export([try arch.exit(state)])
             }
         }
         t.pointee.reconstruct = { call, output, parts, out, tape, error in
@@ -197,6 +195,19 @@ func tensor(_ t: UnsafePointer<rs_tensor_in>) -> Tensor {
 
 func tensors(_ list: UnsafePointer<rs_tensor_in>?, _ count: Int32) -> [Tensor] {
     (0..<Int(count)).map { tensor(list! + $0) }
+}
+
+/// forward_blocks' work: the calls' blocks from `state`, each call reporting its evaluations; on
+/// slices of a large batch, as the host's engine runs them (BatchSlicing.swift).
+func runBlocks(_ calls: UnsafeMutablePointer<rs_block_call>, _ count: Int32, _ state: BlockState) throws(TensorError) -> BlockState {
+    let calls = (0..<Int(count)).map { calls + $0 }
+    let contexts = calls.map { context($0) }
+    let steps = zip(calls, contexts).map { call, context in
+        BlockStep(block: Int(call.pointee.block), context: context.0) { parameters(call) }
+    }
+    let s = try PluginExport.arch.forward(steps: steps, state: state, h: calls.first?.pointee.h ?? 0)
+    for (call, context) in zip(calls, contexts) { call.pointee.evaluations = Int64(context.1.count) }
+    return s
 }
 
 /// The call's parameters as tensors: copied from the host's views, or the copies kept under

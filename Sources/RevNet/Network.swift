@@ -173,9 +173,8 @@ public struct Network: Sendable {
         var ctx = ctx
         // Inference's weights stay as they are: name them for plugins, per unit (< 256 units).
         if ctx.weightsFixed && u < 256 { ctx.parametersScope = weights.identity << 8 | UInt64(u) }
-        let state = try architecture.forward(blocks: blocks, parameters: blocks.map { blockParameters(unit: u, block: $0) },
-                                             state: architecture.enter(x), h: config.h, ctx)
-        return try architecture.exit(state)
+        return try architecture.forwardUnit(blocks: blocks, parameters: blocks.map { blockParameters(unit: u, block: $0) },
+                                            input: x, h: config.h, ctx)
     }
 
     /// Transition into unit `next`: 2×2 average pooling, then symmetric zero channels

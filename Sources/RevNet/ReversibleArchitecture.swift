@@ -58,6 +58,10 @@ public protocol ReversibleArchitecture: Sendable {
     /// library boundary once per unit instead of twice per block.
     func forward(blocks: Range<Int>, parameters: [[Tensor]], state: BlockState, h: Float,
                  _ ctx: EngineContext) throws(TensorError) -> BlockState
+    /// Inference through a whole unit from its input x: enter, forward(blocks:), exit (the
+    /// default); a plugin does the three in one call, so its input and output cross once.
+    func forwardUnit(blocks: Range<Int>, parameters: [[Tensor]], input x: Tensor, h: Float,
+                     _ ctx: EngineContext) throws(TensorError) -> Tensor
     /// Drops the transformed weights kept on the architecture's own side for calls whose
     /// context kept weights (a plugin's process-wide cache): called after each unit of a
     /// sliced training step, whose weights are not used again.
@@ -68,6 +72,11 @@ extension ReversibleArchitecture {
     public func forward(blocks: Range<Int>, parameters: [[Tensor]], state: BlockState, h: Float,
                         _ ctx: EngineContext) throws(TensorError) -> BlockState {
         try forwardEachBlock(blocks: blocks, parameters: parameters, state: state, h: h, ctx)
+    }
+
+    public func forwardUnit(blocks: Range<Int>, parameters: [[Tensor]], input x: Tensor, h: Float,
+                            _ ctx: EngineContext) throws(TensorError) -> Tensor {
+        try exit(forward(blocks: blocks, parameters: parameters, state: enter(x), h: h, ctx))
     }
 
     /// forward(blocks:) as one forward(block:) call per block, tapes dropped; on a batch big

@@ -130,10 +130,11 @@ func scratchDirectory() throws -> URL {
 
     @Test(arguments: ["Hamiltonian", "Midpoint", "Leapfrog"])
     func inferenceRunsAUnitsBlocksInOnePluginCall(_ library: String) throws {
-        // 37 blocks in one unit: forward_blocks runs them in calls of 32 and 5, and the logits
-        // and evaluation counts are exactly the built-in's, block by block.
+        // 37 blocks in one unit: forward_blocks runs them in calls of 32 and 5 (a unit of up to
+        // 32 goes through forward_unit, the second unit here), and the logits and evaluation
+        // counts are exactly the built-in's, block by block.
         let plugin = try PluginLoader.load(try bundledPlugin(library))
-        #expect(plugin.library.forwardBlocks != nil)
+        #expect(plugin.library.forwardBlocks != nil && plugin.library.forwardUnit != nil)
         let config = NetworkConfig(architecture: plugin.name, inputShape: [3, 6, 6], numClasses: 3, unitChannels: [8, 16],
                                    unitBlocks: [37, 2], h: 0.05)
         let native = try Network(config: config, seed: 8)

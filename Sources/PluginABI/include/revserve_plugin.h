@@ -157,6 +157,14 @@ typedef struct rs_plugin {
      * boundary twice per block (at batch 64 those copies were ~15% of an inference). */
     rs_status (*forward_blocks)(rs_block_call *calls, int32_t count, const rs_tensor_in *state, int32_t parts,
                                 rs_tensors **output, rs_error *error);
+
+    /* ABI 1.2, may be NULL. Inference through a whole unit: enter from the unit's input x,
+     * the `count` blocks as forward_blocks runs them, then exit; output is a list of one
+     * tensor, the unit's output. Through enter, forward_blocks and exit the state crossed the
+     * boundary three times each way (~10% of an inference at batch 16); here once. A host
+     * reads it only from a plugin whose abi_minor is at least 2. */
+    rs_status (*forward_unit)(rs_block_call *calls, int32_t count, const rs_tensor_in *x, rs_tensors **output,
+                              rs_error *error);
 } rs_plugin;
 
 /* The one exported symbol. */

@@ -8,7 +8,7 @@
  * Build: cc -shared -fPIC -O2 -I Sources/PluginABI/include tanh_hamiltonian.c -o libctanh.so -lm
  * Define RS_TEST_ABI_MAJOR to claim another ABI major (the host must refuse it),
  * RS_TEST_NAME to register under another name (tests running side by side in one process), and
- * RS_TEST_ABI_1_0 to declare ABI 1.0 with trapping functions in the fields 1.1 added. */
+ * RS_TEST_ABI_1_0 to declare ABI 1.0 with trapping functions in the fields 1.1 and 1.2 added. */
 #include "revserve_plugin.h"
 
 #include <math.h>
@@ -218,11 +218,16 @@ static int64_t tape_bytes(const rs_tape *tape) { (void)tape; return 0; }
 static void tape_free(rs_tape *tape) { (void)tape; }
 
 #ifdef RS_TEST_ABI_1_0
-/* Built as an ABI 1.0 plugin: it declares minor 0, and the fields 1.1 added hold functions that
- * abort, so a host that reads past what minor 0 declares brings the test process down. */
+/* Built as an ABI 1.0 plugin: it declares minor 0, and the fields 1.1 and 1.2 added hold
+ * functions that abort, so a host that reads past what minor 0 declares brings the test
+ * process down. */
 static void trap_release(void) { abort(); }
 static rs_status trap_blocks(rs_block_call *c, int32_t n, const rs_tensor_in *s, int32_t p, rs_tensors **o, rs_error *e) {
     (void)c; (void)n; (void)s; (void)p; (void)o; (void)e;
+    abort();
+}
+static rs_status trap_unit(rs_block_call *c, int32_t n, const rs_tensor_in *x, rs_tensors **o, rs_error *e) {
+    (void)c; (void)n; (void)x; (void)o; (void)e;
     abort();
 }
 #define RS_TEST_ABI_MINOR 0
@@ -256,6 +261,7 @@ static const rs_plugin table = {
 #ifdef RS_TEST_ABI_1_0
     .release_caches = trap_release,
     .forward_blocks = trap_blocks,
+    .forward_unit = trap_unit,
 #endif
 };
 
