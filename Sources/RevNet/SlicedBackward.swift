@@ -23,7 +23,9 @@ extension Network {
         var states = try BatchSlicing.split(output, slices), dStates = try BatchSlicing.split(outputGradient, slices)
         for j in stride(from: config.unitBlocks[u] - 1, through: 0, by: -1) {
             let p = blockParameters(unit: u, block: j)
-            var partials = [[Tensor]](repeating: p.map { Tensor(zeros: $0.shape) }, count: chunks)
+            // Each chunk's own tensors: copies of one zero set would share storage, and the
+            // workers' copy-on-write of it raced (ThreadSanitizer).
+            var partials = (0..<chunks).map { _ in p.map { Tensor(zeros: $0.shape) } }
             var blockContext = ctx
             blockContext.weightCache = WinogradWeightCache(budgetBytes: BatchSlicing.blockCacheBytes)
             try states.withUnsafeMutableBufferPointer { (state: inout UnsafeMutableBufferPointer<BlockState>) throws(TensorError) in
