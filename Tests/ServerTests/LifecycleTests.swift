@@ -35,10 +35,11 @@ func fileMode(_ path: String) -> UInt32? {
 
 @Suite(.timeLimit(.minutes(3 * testSlowdownMinutes))) struct LifecycleTests {
     @Test func liveAnswersWhileModelsLoadAndReadyFlipsAfter() async throws {
-        // Warm-up runs a full batch: 1024 images of 3×64×64 take ~10 s on two cores. Models
-        // load one at a time in name order, so "zeta" waits behind "slow" and must be reported
-        // LOADING meanwhile, not unknown.
-        let repository = try randomModelRepository(name: "slow", inputShape: [3, 64, 64])
+        // Warm-up runs a full batch: 1024 images of 3×64×64 through 12 blocks take seconds on
+        // two cores (with 6 blocks, once the engine ran slices of the batch, the load could end
+        // before the checks below under AddressSanitizer). Models load one at a time in name
+        // order, so "zeta" waits behind "slow" and must be reported LOADING meanwhile, not unknown.
+        let repository = try randomModelRepository(name: "slow", inputShape: [3, 64, 64], blocks: [4, 4, 4])
         defer { try? FileManager.default.removeItem(at: repository) }
         let second = try randomModelRepository(name: "zeta", inputShape: [3, 8, 8])
         try FileManager.default.moveItem(at: second.appendingPathComponent("zeta"), to: repository.appendingPathComponent("zeta"))
