@@ -83,8 +83,8 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
         ctx.parametersScope == 0 || j >= 1 << 16 || ctx.parametersScope >= 1 << 47 ? 0 : ctx.parametersScope << 16 | UInt64(j)
     }
 
-    /// Drops the plugin's kept weight transforms (a sliced training step's blocks ask it to
-    /// keep them for their slices).
+    /// The plugin's release_caches: a sliced training step's blocks ask it to keep their
+    /// weights' transforms for their slices (weights_fixed), and the step releases them.
     public func releaseCachedWeights() { library.releaseCaches() }
 
     /// Inference through several blocks in one plugin call (ABI 1.1's forward_blocks), in runs

@@ -102,22 +102,21 @@ extension Network {
             if mode == .reversible, let slices = BatchSlicing.slices(of: state, threads: ctx.threads) {
                 dState = try reversibleBackward(unit: u, slices: slices, output: state, outputGradient: dState,
                                                 gradients: &gradients, ctx)
-                d = try arch.enterGradient(dState)
-                continue
-            }
-            for j in stride(from: config.unitBlocks[u] - 1, through: 0, by: -1) {
-                let p = blockParameters(unit: u, block: j)
-                let tape: BlockTape
-                switch mode {
-                case .standard:
-                    tape = tapes[u][j]!
-                    tapes[u][j] = nil
-                case .reversible:
-                    (state, tape) = try arch.reconstruct(block: j, parameters: p, output: state, h: h, ctx)
-                }
-                dState = try gradients.withTensors(at: layout.blocks[u][j]) { g throws(TensorError) in
-                    try arch.backward(block: j, parameters: p, tape: tape, outputGradient: dState,
-                                      gradients: &g, h: h, ctx)
+            } else {
+                for j in stride(from: config.unitBlocks[u] - 1, through: 0, by: -1) {
+                    let p = blockParameters(unit: u, block: j)
+                    let tape: BlockTape
+                    switch mode {
+                    case .standard:
+                        tape = tapes[u][j]!
+                        tapes[u][j] = nil
+                    case .reversible:
+                        (state, tape) = try arch.reconstruct(block: j, parameters: p, output: state, h: h, ctx)
+                    }
+                    dState = try gradients.withTensors(at: layout.blocks[u][j]) { g throws(TensorError) in
+                        try arch.backward(block: j, parameters: p, tape: tape, outputGradient: dState,
+                                          gradients: &g, h: h, ctx)
+                    }
                 }
             }
             d = try arch.enterGradient(dState)

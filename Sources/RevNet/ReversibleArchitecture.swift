@@ -62,9 +62,10 @@ public protocol ReversibleArchitecture: Sendable {
     /// default); a plugin does the three in one call, so its input and output cross once.
     func forwardUnit(blocks: Range<Int>, parameters: [[Tensor]], input x: Tensor, h: Float,
                      _ ctx: EngineContext) throws(TensorError) -> Tensor
-    /// Drops the transformed weights kept on the architecture's own side for calls whose
-    /// context kept weights (a plugin's process-wide cache): called after each unit of a
-    /// sliced training step, whose weights are not used again.
+    /// Drops what the architecture keeps on its own side for calls whose context kept weights
+    /// (a plugin's process-wide caches: transformed weights, parameter copies, scratch
+    /// buffers): called after each unit of a sliced training step, whose weights are not used
+    /// again.
     func releaseCachedWeights()
 }
 

@@ -41,6 +41,19 @@ public struct ComputeThreads: Sendable, Equatable, CustomStringConvertible {
         return (0..<k).map { i in (i * total / k)..<((i + 1) * total / k) }
     }
 
+    /// Runs `body(accumulator, range)` for every chunk of `0..<total`, in parallel, each chunk
+    /// adding into its own `size` floats (zero to start), and returns those, chunk after chunk:
+    /// summed in that order, a reduction is the same run to run for a thread count.
+    public func forEachChunk(of total: Int, accumulatingInto size: Int,
+                             _ body: (UnsafeMutablePointer<Float>, Range<Int>) -> Void) -> [Float] {
+        var partials = [Float](repeating: 0, count: chunks(of: total).count * size)
+        partials.withUnsafeMutableBufferPointer { pp in
+            guard let base = pp.baseAddress else { return }
+            forEachChunk(of: total) { chunk, range in body(base + chunk * size, range) }
+        }
+        return partials
+    }
+
     /// Runs `body(chunkIndex, range)` for every chunk of `0..<total`, in parallel, and returns
     /// when all have finished. With one chunk the body runs on the calling thread. Chunks write
     /// disjoint memory, which is why the body may capture raw pointers into shared outputs.

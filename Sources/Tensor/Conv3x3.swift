@@ -35,17 +35,11 @@ public enum Conv3x3 {
         return lowered(x: x, weight: weight, bias: bias, relu: relu, threads: threads)
     }
 
-    /// Drops the transformed weights kept for reuse (WinogradWeightCache.swift), e.g. after a
-    /// training step's block, whose weights are not used again.
-    public static func releaseCachedWeights() {
-        WinogradWeightCache.shared.removeAll()
-    }
-
-    /// Drops everything the kernels keep between calls, transformed weights and the free scratch
-    /// buffers (ScratchBuffers.swift): once a model is taken out of service, so that neither its
-    /// weights nor buffers sized for it stay in memory.
+    /// Drops everything the kernels keep between calls, transformed weights (WinogradWeightCache.swift)
+    /// and the free scratch buffers (ScratchBuffers.swift): once a model is taken out of service,
+    /// so that neither its weights nor buffers sized for it stay in memory.
     public static func releaseCaches() {
-        releaseCachedWeights()
+        WinogradWeightCache.shared.removeAll()
         ScratchBuffers.shared.removeAll()
     }
 
@@ -80,41 +74,38 @@ public enum Conv3x3 {
                                       threads: ComputeThreads) {
         let n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3], cout = dy.shape[1]
         let hw = h * w, taps = 9 * cout * cin
+        guard taps > 0 else { return }
         let grid = PaddedGrid(height: h, width: w), rb = grid.rowsPerBlock, nb = grid.columns(rows: rb)
-        let parts = threads.chunks(of: n)
         // One private tap-major accumulator (9 × Cout × Cin) per chunk, summed in chunk order:
         // deterministic for a thread count.
-        var partials = [Float](repeating: 0, count: parts.count * taps)
-        x.data.withUnsafeBufferPointer { xp in
+        let partials = x.data.withUnsafeBufferPointer { xp in
             dy.data.withUnsafeBufferPointer { gp in
-                partials.withUnsafeMutableBufferPointer { pp in
-                    let xb = xp.baseAddress!, gb = gp.baseAddress!, pb = pp.baseAddress!
-                    threads.forEachChunk(of: n) { chunk, range in
-                        let scratch = ScratchBuffers.shared
-                        scratch.with(capacity: cin * grid.planeSize) { padded in
-                        scratch.with(capacity: cout * nb) { dyBlock in
-                            for i in range {
-                                grid.pad(xb + i * cin * hw, channels: cin, into: padded)
-                                for r0 in stride(from: 0, to: h, by: rb) {
-                                    let rows = r0..<Swift.min(h, r0 + rb), cols = grid.columns(rows: rows.count)
-                                    grid.spread(gb + i * cout * hw, channels: cout, rows: rows, into: dyBlock)
-                                    // dW_tap += dy · shifted_tapᵀ
-                                    for tap in 0..<9 {
-                                        BLAS.sgemm(transB: true, m: cout, n: cin, k: cols, a: dyBlock, lda: cols,
-                                                   b: padded + grid.offset(tap: tap, firstRow: r0), ldb: grid.planeSize,
-                                                   beta: 1, c: pb + chunk * taps + tap * cout * cin, ldc: cin)
-                                    }
+                let xb = xp.baseAddress!, gb = gp.baseAddress!
+                return threads.forEachChunk(of: n, accumulatingInto: taps) { acc, range in
+                    let scratch = ScratchBuffers.shared
+                    scratch.with(capacity: cin * grid.planeSize) { padded in
+                    scratch.with(capacity: cout * nb) { dyBlock in
+                        for i in range {
+                            grid.pad(xb + i * cin * hw, channels: cin, into: padded)
+                            for r0 in stride(from: 0, to: h, by: rb) {
+                                let rows = r0..<Swift.min(h, r0 + rb), cols = grid.columns(rows: rows.count)
+                                grid.spread(gb + i * cout * hw, channels: cout, rows: rows, into: dyBlock)
+                                // dW_tap += dy · shifted_tapᵀ
+                                for tap in 0..<9 {
+                                    BLAS.sgemm(transB: true, m: cout, n: cin, k: cols, a: dyBlock, lda: cols,
+                                               b: padded + grid.offset(tap: tap, firstRow: r0), ldb: grid.planeSize,
+                                               beta: 1, c: acc + tap * cout * cin, ldc: cin)
                                 }
                             }
                         }
-                        }
+                    }
                     }
                 }
             }
         }
         dW.data.withUnsafeMutableBufferPointer { d in
             partials.withUnsafeBufferPointer { p in
-                for chunk in 0..<parts.count {
+                for chunk in 0..<(partials.count / taps) {
                     for tap in 0..<9 {
                         for co in 0..<cout {
                             for ci in 0..<cin {

@@ -67,9 +67,12 @@ enum Winograd {
     private static func transformWeights4(_ weight: Tensor, transposed: Bool, into u: UnsafeMutablePointer<Float>,
                                           threads: ComputeThreads) {
         // G's columns as 6-vectors (lanes 6, 7 unused): G g is then three scaled column sums.
-        let g0 = SIMD8<Double>(1.0 / 4, -1.0 / 6, -1.0 / 6, 1.0 / 24, 1.0 / 24, 0, 0, 0)
-        let g1 = SIMD8<Double>(0, -1.0 / 6, 1.0 / 6, 1.0 / 12, -1.0 / 12, 0, 0, 0)
-        let g2 = SIMD8<Double>(0, -1.0 / 6, -1.0 / 6, 1.0 / 6, 1.0 / 6, 1, 0, 0)
+        func column(_ c: Int) -> SIMD8<Double> {
+            var v = SIMD8<Double>()
+            for r in 0..<6 { v[r] = TileGrid4.filterTransform[3 * r + c] }
+            return v
+        }
+        let g0 = column(0), g1 = column(1), g2 = column(2)
         forEachFilter(weight, transposed: transposed, into: u, threads: threads) { tap, at, plane in
             // Column c of t = G gf (6 × 3), then U = t Gᵀ: U[r][c'] = Σ_c t[r][c] · G[c'][c].
             let t0 = g0 * Double(tap(0)) + g1 * Double(tap(3)) + g2 * Double(tap(6))

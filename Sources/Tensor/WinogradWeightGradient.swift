@@ -39,38 +39,33 @@ extension Winograd {
         guard total > 0, cin * cout > 0 else { return }
         let group = groupSize(xis: xis, channels: cin + cout, tiles: total, threads: threads, bytes: weightGradientGroupBytes)
         let groups = (total + group - 1) / group
-        let parts = threads.chunks(of: groups).count
-        var partials = [Float](repeating: 0, count: parts * uSize)
-        x.data.withUnsafeBufferPointer { xp in
-        dy.data.withUnsafeBufferPointer { gp in
-        partials.withUnsafeMutableBufferPointer { pp in
-            let xb = xp.baseAddress!, gb = gp.baseAddress!, pb = pp.baseAddress!
-            threads.forEachChunk(of: groups) { chunk, range in
-                let scratch = ScratchBuffers.shared
-                scratch.with(capacity: xis * (cin * group + planePadding)) { v in
-                scratch.with(capacity: xis * (cout * group + planePadding)) { m in
-                scratch.with(capacity: Swift.max(tiles.paddedCapacity(tiles: group),
-                                                 tiles.gradientPaddedCapacity(tiles: group))) { padded in
-                    let du = pb + chunk * uSize
-                    for g in range {
-                        let first = g * group, count = Swift.min(group, total - first)
-                        let range = first..<(first + count)
-                        let vPlane = cin * count + planePadding, mPlane = cout * count + planePadding
-                        tiles.inputTransform(xb, channels: cin, tiles: range, into: v, plane: vPlane, padded: padded)
-                        tiles.gradientTransform(gb, channels: cout, tiles: range, into: m, plane: mPlane, padded: padded)
-                        for xi in 0..<xis {
-                            BLAS.sgemm(transB: true, m: cout, n: cin, k: count, a: m + xi * mPlane, lda: count,
-                                       b: v + xi * vPlane, ldb: count, beta: 1, c: du + xi * cout * cin, ldc: cin)
+        var partials = x.data.withUnsafeBufferPointer { xp in
+            dy.data.withUnsafeBufferPointer { gp in
+                let xb = xp.baseAddress!, gb = gp.baseAddress!
+                return threads.forEachChunk(of: groups, accumulatingInto: uSize) { du, range in
+                    let scratch = ScratchBuffers.shared
+                    scratch.with(capacity: xis * (cin * group + planePadding)) { v in
+                    scratch.with(capacity: xis * (cout * group + planePadding)) { m in
+                    scratch.with(capacity: Swift.max(tiles.paddedCapacity(tiles: group),
+                                                     tiles.gradientPaddedCapacity(tiles: group))) { padded in
+                        for g in range {
+                            let first = g * group, count = Swift.min(group, total - first)
+                            let range = first..<(first + count)
+                            let vPlane = cin * count + planePadding, mPlane = cout * count + planePadding
+                            tiles.inputTransform(xb, channels: cin, tiles: range, into: v, plane: vPlane, padded: padded)
+                            tiles.gradientTransform(gb, channels: cout, tiles: range, into: m, plane: mPlane, padded: padded)
+                            for xi in 0..<xis {
+                                BLAS.sgemm(transB: true, m: cout, n: cin, k: count, a: m + xi * mPlane, lda: count,
+                                           b: v + xi * vPlane, ldb: count, beta: 1, c: du + xi * cout * cin, ldc: cin)
+                            }
                         }
                     }
-                }
-                }
+                    }
+                    }
                 }
             }
         }
-        }
-        }
-        addFilterGradient(&partials, parts: parts, tiles: tiles, into: &dW)
+        addFilterGradient(&partials, tiles: tiles, into: &dW)
     }
 
     /// The budget of one group's V and dM. Four times the forward's: the sgemms' outputs are
@@ -82,9 +77,10 @@ extension Winograd {
     /// dW += Gᵀ (Σ of the chunks' dU) G for every filter, eight filters per SIMD vector (dU's
     /// planes hold the filters side by side). Run once per call, and the engine calls this per
     /// slice of the batch: one filter at a time in Double it was ~7% of a training step.
-    private static func addFilterGradient<Tiles: WinogradTiles>(_ partials: inout [Float], parts: Int, tiles: Tiles,
+    private static func addFilterGradient<Tiles: WinogradTiles>(_ partials: inout [Float], tiles: Tiles,
                                                                 into dW: inout Tensor) {
         let side = Tiles.size + 2, xis = Tiles.xis, filters = dW.shape[0] * dW.shape[1], uSize = xis * filters
+        let parts = partials.count / uSize
         let g = Tiles.filterTransform.map { Float($0) }
         partials.withUnsafeMutableBufferPointer { pp in
             let p = pp.baseAddress!

@@ -41,6 +41,18 @@ func scratchDirectory() throws -> URL {
     return url
 }
 
+/// A network of `config` with seeded random weights, and the same network through `plugin`.
+func networks(_ config: NetworkConfig, _ plugin: PluginArchitecture, seed: UInt64) throws -> (native: Network, viaPlugin: Network) {
+    let native = try Network(config: config, seed: seed)
+    return (native, try Network(config: config, architecture: plugin, weights: native.weights))
+}
+
+/// A seeded random batch of `shape`.
+func randomBatch(_ shape: [Int], seed: UInt64) -> Tensor {
+    var rng = SeededGenerator(seed: seed)
+    return Tensor.randomNormal(shape, using: &rng)
+}
+
 @Suite(.serialized) struct PluginTests {
     @Test(arguments: [("Hamiltonian", "hamiltonian", [8, 16]), ("Midpoint", "midpoint", [6, 10]), ("Leapfrog", "leapfrog", [6, 10])])
     func swiftPluginsComputeWhatTheBuiltInsDo(_ library: String, _ name: String, _ widths: [Int]) throws {
@@ -106,10 +118,8 @@ func scratchDirectory() throws -> URL {
         #expect(plugin.library.table.pointee.release_caches != nil)
         let config = NetworkConfig(architecture: "hamiltonian", inputShape: [3, 8, 8], numClasses: 4, unitChannels: [32, 48],
                                    unitBlocks: [2, 2], h: 0.2)
-        let native = try Network(config: config, seed: 6)
-        let viaPlugin = try Network(config: config, architecture: plugin, weights: native.weights)
-        var rng = SeededGenerator(seed: 10)
-        let x = Tensor.randomNormal([2, 3, 8, 8], using: &rng)
+        let (native, viaPlugin) = try networks(config, plugin, seed: 6)
+        let x = randomBatch([2, 3, 8, 8], seed: 10)
         let expected = try native.logits(x, EngineContext(threads: ComputeThreads(2))).data
         for _ in 0..<2 { #expect(try viaPlugin.logits(x, EngineContext(threads: ComputeThreads(2))).data == expected) }
         plugin.library.releaseCaches()
@@ -137,10 +147,8 @@ func scratchDirectory() throws -> URL {
         #expect(plugin.library.forwardBlocks != nil && plugin.library.forwardUnit != nil)
         let config = NetworkConfig(architecture: plugin.name, inputShape: [3, 6, 6], numClasses: 3, unitChannels: [8, 16],
                                    unitBlocks: [37, 2], h: 0.05)
-        let native = try Network(config: config, seed: 8)
-        let viaPlugin = try Network(config: config, architecture: plugin, weights: native.weights)
-        var rng = SeededGenerator(seed: 11)
-        let x = Tensor.randomNormal([2, 3, 6, 6], using: &rng)
+        let (native, viaPlugin) = try networks(config, plugin, seed: 8)
+        let x = randomBatch([2, 3, 6, 6], seed: 11)
         let a = EvaluationCounter(), b = EvaluationCounter()
         #expect(try viaPlugin.logits(x, EngineContext(counter: b)).data == native.logits(x, EngineContext(counter: a)).data)
         #expect(a.count == b.count && a.count == 39 * plugin.functionsPerBlock, "\(a.count) vs \(b.count)")
@@ -153,10 +161,8 @@ func scratchDirectory() throws -> URL {
         let plugin = try PluginLoader.load(try bundledPlugin(library))
         let config = NetworkConfig(architecture: plugin.name, inputShape: [3, 16, 16], numClasses: 3, unitChannels: [16, 24],
                                    unitBlocks: [4, 2], h: 0.1)
-        let native = try Network(config: config, seed: 12)
-        let viaPlugin = try Network(config: config, architecture: plugin, weights: native.weights)
-        var rng = SeededGenerator(seed: 13)
-        let x = Tensor.randomNormal([16, 3, 16, 16], using: &rng)
+        let (native, viaPlugin) = try networks(config, plugin, seed: 12)
+        let x = randomBatch([16, 3, 16, 16], seed: 13)
         let two = ComputeThreads(2), a = EvaluationCounter(), b = EvaluationCounter()
         #expect(BatchSlicing.slices(of: BlockState([Tensor(zeros: [16, 8, 16, 16])]), threads: two)?.count == 4)
         let sliced = try viaPlugin.logits(x, EngineContext(threads: two, counter: b))
