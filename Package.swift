@@ -23,7 +23,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
     ],
     targets: [
         // System libraries: module maps only, flags from pkg-config.
@@ -50,6 +49,8 @@ let package = Package(
         .target(name: "PluginABI"),
         // A pthread-backed lock (ThreadSanitizer sees it; Synchronization.Mutex it does not).
         .target(name: "Locking"),
+        // Named bounds for values from outside the process, and checked arithmetic on them.
+        .target(name: "Bounds"),
         // AVX2 loops for the Winograd transforms, picked at run time (Tensor/Winograd.swift).
         .target(name: "CKernels"),
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels", "Locking"]),
@@ -59,41 +60,42 @@ let package = Package(
         .target(name: "HamiltonianPlugin", dependencies: ["PluginKit", "PluginABI", "RevNet"], path: "Plugins/Hamiltonian"),
         .target(name: "MidpointPlugin", dependencies: ["PluginKit", "PluginABI", "RevNet"], path: "Plugins/Midpoint"),
         .target(name: "LeapfrogPlugin", dependencies: ["PluginKit", "PluginABI", "RevNet"], path: "Plugins/Leapfrog"),
-        .target(name: "Formats", dependencies: ["Locking", "Tensor", "CShims", "CHDF5", "CZlib"]),
-        .target(name: "Training", dependencies: ["Formats", "RevNet", "Tensor"]),
-        .target(name: "Inference", dependencies: ["Locking", "Training", "Formats", "RevNet", "Tensor", "CShims", "PluginHost", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Formats", dependencies: ["Bounds", "Locking", "Tensor", "CShims", "CHDF5", "CZlib"]),
+        .target(name: "Training", dependencies: ["Bounds", "Formats", "RevNet", "Tensor"]),
+        .target(name: "Inference", dependencies: ["Bounds", "Locking", "Training", "Formats", "RevNet", "Tensor", "CShims", "PluginHost", .product(name: "Logging", package: "swift-log")]),
         // HTTP over the Unix socket: routes, protocol codecs, errors → statuses, metrics, and the
         // small NIO client `revserve classify` and the tests use. Never touches kernels.
         .target(
             name: "Server",
             dependencies: [
-                "Inference", "Formats", "PluginHost", "CShims", "Locking",
+                "Bounds", "Inference", "Formats", "PluginHost", "CShims", "Locking",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "MultipartKit", package: "multipart-kit"),
             ]),
 
         // The decoders that take outside bytes, as fuzz targets, and their libFuzzer runner
         // (`make fuzz`; a normal build makes it a replay tool).
-        .target(name: "FuzzTargets", dependencies: ["Server", "Formats", "Inference", "Training"]),
+        .target(name: "FuzzTargets", dependencies: ["Bounds", "CZlib", "Server", "Formats", "Inference", "Training"]),
         .executableTarget(name: "revserve-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Runner"),
 
         .executableTarget(
             name: "revserve",
             dependencies: [
-                "Tensor", "RevNet", "Formats", "Training", "Inference", "Server", "PluginHost", "Locking",
+                "Bounds", "Tensor", "RevNet", "Formats", "Training", "Inference", "Server", "PluginHost", "Locking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
+        .testTarget(name: "BoundsTests", dependencies: ["Bounds"]),
         .testTarget(name: "CShimsTests", dependencies: ["CShims", "CHDF5"]),
         .testTarget(name: "TensorTests", dependencies: ["Locking", "Tensor"]),
         // Rewrites a checkpoint until killed; FormatsTests SIGKILL it mid-write.
@@ -104,14 +106,14 @@ let package = Package(
         .testTarget(name: "RevNetTests", dependencies: ["RevNet", "Tensor", "RevNetTestSupport"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginABI", "PluginHost", "RevNet", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Locking", "Training", "RevNet", "Tensor"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Locking", "Inference", "RevNet", "Tensor", "Training", "Formats", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "InferenceTests", dependencies: ["Bounds", "Locking", "Inference", "RevNet", "Tensor", "Training", "Formats", .product(name: "Logging", package: "swift-log")]),
         // The real daemon as a subprocess on a temporary socket, for the two suites below.
         .target(name: "ServerTestSupport", dependencies: ["Server"], path: "Tests/ServerTestSupport"),
         // Starts the real daemon as a subprocess on temporary sockets; also the codecs' unit tests.
         .testTarget(name: "ServerTests", dependencies: ["Locking", "Server", "ServerTestSupport", "revserve", "Inference", "Training", "Formats",
                                                         "RevNet", "Tensor", "PluginHost"]),
         // Hostile input against the live daemon while good requests keep flowing (issue 9).
-        .testTarget(name: "HostileInputTests", dependencies: ["Locking", "ServerTestSupport", "Server", "Formats", "revserve", "FuzzTargets"]),
+        .testTarget(name: "HostileInputTests", dependencies: ["Bounds", "Locking", "ServerTestSupport", "Server", "Formats", "revserve", "FuzzTargets"]),
         // Runs the built executable as a subprocess (it depends on it so that it is built first).
         .testTarget(name: "CLITests", dependencies: ["revserve", "Training", "RevNetTestSupport", "Formats", "ServerTestSupport"]),
     ],

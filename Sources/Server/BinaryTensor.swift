@@ -4,14 +4,20 @@
 import Inference
 
 enum BinaryTensor {
-    /// Splits length-prefixed BYTES elements; every byte must belong to an element.
-    static func splitBytes(_ raw: ArraySlice<UInt8>, tensor: String) throws(APIError) -> [[UInt8]] {
+    /// Splits length-prefixed BYTES elements; every byte must belong to an element, and there
+    /// are at most `maxElements` (counted as they are found: a body of empty elements holds a
+    /// quarter as many as it has bytes).
+    static func splitBytes(_ raw: ArraySlice<UInt8>, tensor: String, maxElements: Int) throws(APIError) -> [[UInt8]] {
         var elements: [[UInt8]] = []
         var i = raw.startIndex
         while i < raw.endIndex {
+            guard elements.count < maxElements else {
+                throw .tooLarge("input '\(tensor)': the binary data holds more than \(maxElements) elements (the server's --max-images-per-request)")
+            }
             guard raw.endIndex - i >= 4 else {
                 throw .badRequest("input '\(tensor)': binary BYTES element \(elements.count) is cut off inside its 4-byte length prefix")
             }
+            // At most 2^32 − 1: compared with what remains before it is added to an index.
             let length = Int(raw[i]) | Int(raw[i + 1]) << 8 | Int(raw[i + 2]) << 16 | Int(raw[i + 3]) << 24
             i += 4
             guard length <= raw.endIndex - i else {

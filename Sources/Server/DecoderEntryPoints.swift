@@ -7,8 +7,9 @@ import NIOCore
 public enum DecoderEntryPoints {
     /// Decodes an infer request body as the infer route does; returns the encoded images it
     /// carries (none for an FP32 input). Throws what the route would answer with.
-    public static func inferRequest(_ body: [UInt8], headerLength: Int?, model: ModelDescriptor) throws -> [[UInt8]] {
-        let request = try InferRequest.decode(ByteBuffer(bytes: body), headerLength: headerLength, model: model)
+    public static func inferRequest(_ body: [UInt8], headerLength: Int?, model: ModelDescriptor,
+                                    limits: RequestLimits = RequestLimits()) throws -> [[UInt8]] {
+        let request = try InferRequest.decode(ByteBuffer(bytes: body), headerLength: headerLength, model: model, limits: limits)
         if case .images(let images) = request.input { return images }
         return []
     }

@@ -2,6 +2,7 @@
 // and checked against the model it is for: one input, `image` (BYTES [N], encoded PNGs) or
 // `input` (FP32 [N, C, H, W]), and the outputs to answer with.
 
+import Bounds
 import Foundation
 import Inference
 import NIOCore
@@ -40,7 +41,8 @@ struct InferRequest {
 
     /// Decodes a body. `headerLength` is the Inference-Header-Content-Length header's value:
     /// nil for a JSON body, 0 for a raw body that is a single image, else the JSON's length.
-    static func decode(_ body: ByteBuffer, headerLength: Int?, model: ModelDescriptor) throws(APIError) -> InferRequest {
+    /// Every number in it is bounded by `limits` before any arithmetic or allocation uses it.
+    static func decode(_ body: ByteBuffer, headerLength: Int?, model: ModelDescriptor, limits: RequestLimits) throws(APIError) -> InferRequest {
         let bytes = Array(body.readableBytesView)
         if headerLength == 0 {
             guard !bytes.isEmpty else { throw .badRequest("empty body: a raw request (Inference-Header-Content-Length: 0) carries one PNG image") }
@@ -50,24 +52,35 @@ struct InferRequest {
         guard jsonLength <= bytes.count else {
             throw .badRequest("Inference-Header-Content-Length is \(jsonLength) but the body has only \(bytes.count) bytes")
         }
+        let header = bytes[0..<jsonLength]
+        do {
+            try JSONShape.check(header, limits.jsonShape(inputSize: model.inputSize))
+        } catch {
+            throw .badRequest("inference request \(error.message)")
+        }
         let wire: WireRequest
         do {
-            wire = try JSONDecoder().decode(WireRequest.self, from: Data(bytes[0..<jsonLength]))
+            wire = try JSONDecoder().decode(WireRequest.self, from: Data(header))
         } catch {
             throw .badRequest("malformed inference request JSON: \(APIError.describe(error))")
         }
         var binary = bytes[jsonLength...]
-        return try validate(wire, binary: &binary, model: model)
+        return try validate(wire, binary: &binary, model: model, limits: limits)
     }
 
-    private static func validate(_ wire: WireRequest, binary: inout ArraySlice<UInt8>, model: ModelDescriptor) throws(APIError) -> InferRequest {
+    private static func validate(_ wire: WireRequest, binary: inout ArraySlice<UInt8>, model: ModelDescriptor,
+                                 limits: RequestLimits) throws(APIError) -> InferRequest {
+        if let id = wire.id, id.utf8.count > RequestLimits.maxIDBytes {
+            throw .badRequest("the request id is \(id.utf8.count) bytes; the limit is \(RequestLimits.maxIDBytes)")
+        }
         guard wire.inputs.count == 1, let w = wire.inputs.first else {
             throw .badRequest("a request has exactly one input, 'image' (BYTES [N], PNG images) or 'input' (FP32 \(shapeText([-1] + model.inputShape))); got \(wire.inputs.count)")
         }
         var raw: ArraySlice<UInt8>?
         if let sizeParameter = w.parameters?["binary_data_size"] {
+            // Bounded by the bytes that follow the header, themselves within --max-body-bytes.
             guard let size = sizeParameter.int, size >= 0 else {
-                throw .badRequest("input '\(w.name)': binary_data_size must be a non-negative integer")
+                throw .badRequest("input \(quoted(w.name)): binary_data_size must be a non-negative integer")
             }
             guard size <= binary.count else {
                 throw .badRequest("input '\(w.name)': binary_data_size is \(size) but only \(binary.count) bytes follow the JSON header")
@@ -79,9 +92,14 @@ struct InferRequest {
         guard binary.isEmpty else {
             throw .badRequest("\(binary.count) bytes follow the JSON header that no input's binary_data_size accounts for")
         }
-        guard w.shape.allSatisfy({ $0 >= 0 }), let n = w.shape.first, n >= 1 else {
-            throw .badRequest("input '\(w.name)': shape \(shapeText(w.shape)) must start with a batch size of at least 1 and have no negative sizes")
+        guard w.shape.count <= RequestLimits.maxShapeRank else {
+            throw .badRequest("input \(quoted(w.name)): a shape has at most \(RequestLimits.maxShapeRank) dimensions, not \(w.shape.count)")
         }
+        guard w.shape.allSatisfy({ $0 >= 0 }), let n = w.shape.first, n >= 1 else {
+            throw .badRequest("input \(quoted(w.name)): shape \(shapeText(w.shape)) must start with a batch size of at least 1 and have no negative sizes")
+        }
+        // The batch size is bounded before anything is sized by it.
+        try limits.checkImages(n, inputSize: model.inputSize)
         let input: Input
         switch w.name {
         case "image":
@@ -91,7 +109,7 @@ struct InferRequest {
             }
             let images: [[UInt8]]
             if let raw {
-                images = try BinaryTensor.splitBytes(raw, tensor: "image")
+                images = try BinaryTensor.splitBytes(raw, tensor: "image", maxElements: limits.maxImagesPerRequest)
             } else {
                 guard let data = w.data, data.numbers.isEmpty, data.bools.isEmpty else {
                     throw .badRequest("input 'image' needs data: base64 strings in JSON, or binary_data_size with binary tensor data")
@@ -112,15 +130,15 @@ struct InferRequest {
             guard w.shape == [n] + model.inputShape else {
                 throw .badRequest("input 'input' has shape \(shapeText([-1] + model.inputShape)) for model '\(model.name)', not \(shapeText(w.shape))")
             }
-            let (count, overflow) = w.shape.reduce((1, false)) { acc, d in
-                let (p, o) = acc.0.multipliedReportingOverflow(by: d)
-                return (p, acc.1 || o)
+            // n is within --max-images-per-request and the model's input size is bounded when it
+            // loads, but the products are checked all the same: a trap here would be an outage.
+            guard let count = Checked.product(w.shape), let byteCount = Checked.product(count, MemoryLayout<Float>.size) else {
+                throw .tooLarge("input 'input': shape \(shapeText(w.shape)) is too large")
             }
-            guard !overflow else { throw .badRequest("input 'input': shape \(shapeText(w.shape)) is too large") }
             let values: [Float]
             if let raw {
-                guard raw.count == count * 4 else {
-                    throw .badRequest("input 'input': binary_data_size is \(raw.count) bytes; shape \(shapeText(w.shape)) of FP32 needs \(count * 4)")
+                guard raw.count == byteCount else {
+                    throw .badRequest("input 'input': binary_data_size is \(raw.count) bytes; shape \(shapeText(w.shape)) of FP32 needs \(byteCount)")
                 }
                 values = BinaryTensor.floats(raw)
             } else {
@@ -137,14 +155,18 @@ struct InferRequest {
             }
             input = .tensor(values, count: n)
         default:
-            throw .badRequest("unknown input '\(w.name)': model '\(model.name)' takes 'image' (BYTES [N], PNG images) or 'input' (FP32 \(shapeText([-1] + model.inputShape)))")
+            throw .badRequest("unknown input \(quoted(w.name)): model '\(model.name)' takes 'image' (BYTES [N], PNG images) or 'input' (FP32 \(shapeText([-1] + model.inputShape)))")
         }
 
         let binaryByDefault = wire.parameters?["binary_data_output"]?.bool ?? false
         var outputs: [Output] = []
         for o in wire.outputs ?? [] {
             guard outputNames.contains(o.name) else {
-                throw .badRequest("unknown output '\(o.name)': the outputs are 'logits' and 'probabilities'")
+                throw .badRequest("unknown output \(quoted(o.name)): the outputs are 'logits' and 'probabilities'")
+            }
+            // Each output is answered once: a list of repeats would multiply the answer's size.
+            guard !outputs.contains(where: { $0.name == o.name }) else {
+                throw .badRequest("output '\(o.name)' is requested twice")
             }
             var classification: Int?
             if let k = o.parameters?["classification"] {
@@ -157,8 +179,12 @@ struct InferRequest {
 
         var timeout: UInt64?
         if let t = wire.parameters?["timeout"] {
-            guard let us = t.int, us >= 0 else { throw .badRequest("parameter 'timeout' must be a non-negative integer (microseconds)") }
-            timeout = UInt64(us).multipliedReportingOverflow(by: 1000).overflow ? UInt64.max : UInt64(us) * 1000
+            let name = "parameter 'timeout'"
+            guard let us = t.int else { throw .badRequest(RequestLimits.timeoutBound.refusal(name, "a non-integer")) }
+            if let why = RequestLimits.timeoutBound.violation(name, us) { throw .badRequest(why) }
+            // 0 is Triton's "no timeout". Within the bound (at most an hour), microseconds · 1000
+            // fits a UInt64 many times over.
+            timeout = us == 0 ? nil : UInt64(us) * 1000
         }
         return InferRequest(id: wire.id, input: input, outputs: outputs, timeoutNanos: timeout)
     }
@@ -168,4 +194,15 @@ struct InferRequest {
     }
 }
 
-func shapeText(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
+func shapeText(_ shape: [Int]) -> String {
+    let shown = shape.prefix(RequestLimits.maxShapeRank).map(String.init).joined(separator: ", ")
+    return "[" + shown + (shape.count > RequestLimits.maxShapeRank ? ", …" : "") + "]"
+}
+
+/// A client's name quoted for a message, cut short: a message never echoes a megabyte back.
+func quoted(_ name: String) -> String { "'" + clipped(name) + "'" }
+
+/// A client's text for a message: itself up to 64 bytes, else its start and its length.
+func clipped(_ text: some StringProtocol) -> String {
+    text.utf8.count <= 64 ? String(text) : "\(text.prefix(48))… (\(text.utf8.count) bytes)"
+}

@@ -13,7 +13,8 @@ let descriptor = ModelDescriptor(name: "m", version: 3, architecture: "p", input
 
 func decode(_ json: String, binary: [UInt8] = []) throws(APIError) -> InferRequest {
     let header = Array(json.utf8)
-    return try InferRequest.decode(ByteBuffer(bytes: header + binary), headerLength: binary.isEmpty ? nil : header.count, model: descriptor)
+    return try InferRequest.decode(ByteBuffer(bytes: header + binary), headerLength: binary.isEmpty ? nil : header.count, model: descriptor,
+                                   limits: RequestLimits())
 }
 
 @Suite struct CodecTests {
@@ -33,10 +34,14 @@ func decode(_ json: String, binary: [UInt8] = []) throws(APIError) -> InferReque
         var bytes: [UInt8] = []
         BinaryTensor.appendBytes(["", "x", "héllo"], to: &bytes)
         #expect(bytes.count == 12 + 0 + 1 + 6)
-        let split = try BinaryTensor.splitBytes(bytes[...], tensor: "t")
+        let split = try BinaryTensor.splitBytes(bytes[...], tensor: "t", maxElements: 16)
         #expect(split.map { String(decoding: $0, as: UTF8.self) } == ["", "x", "héllo"])
-        #expect(throws: APIError.self) { try BinaryTensor.splitBytes(bytes.dropLast()[...], tensor: "t") }
-        #expect(throws: APIError.self) { try BinaryTensor.splitBytes([5, 0, 0][...], tensor: "t") }
+        #expect(throws: APIError.self) { try BinaryTensor.splitBytes(bytes.dropLast()[...], tensor: "t", maxElements: 16) }
+        #expect(throws: APIError.self) { try BinaryTensor.splitBytes([5, 0, 0][...], tensor: "t", maxElements: 16) }
+        // Empty elements are counted as they are found: 4 MB of zero prefixes is refused at 16.
+        #expect(throws: APIError(.contentTooLarge, "input 't': the binary data holds more than 16 elements (the server's --max-images-per-request)")) {
+            try BinaryTensor.splitBytes([UInt8](repeating: 0, count: 4 << 20)[...], tensor: "t", maxElements: 16)
+        }
 
         var floats: [UInt8] = []
         BinaryTensor.appendFloats([1.5, -0, .greatestFiniteMagnitude, 3], to: &floats)
