@@ -123,3 +123,15 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
+
+/// Refuses a request target (path and query) longer than ConnectionLimits.maxURIBytes with 414
+/// before routing: the router and every message that names a path stay small.
+struct RequestTargetLimit<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let length = request.uri.string.utf8.count
+        guard length <= ConnectionLimits.maxURIBytes else {
+            return APIError(.uriTooLong, "the request target is \(length) bytes; the limit is \(ConnectionLimits.maxURIBytes)").response()
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,6 +1,7 @@
 // ActivatedListener: serves the router on a listening socket systemd passed in (LISTEN_FDS),
 // which Hummingbird's Application cannot adopt: the same HTTP/1 channel, responder and
-// quiescing on graceful shutdown as Hummingbird's own server, on an inherited descriptor.
+// quiescing on graceful shutdown as Hummingbird's own server, on an inherited descriptor, with
+// the same limits as the daemon's own listeners (header sizes, idle timeout, open connections).
 
 import Hummingbird
 import HummingbirdCore
@@ -13,6 +14,9 @@ import ServiceLifecycle
 struct ActivatedListener<Responder: HTTPResponder>: Service where Responder.Context == ServerContext {
     let descriptor: Int32
     let responder: Responder
+    let configuration: HTTP1Channel.Configuration
+    /// --max-connections: past it, accepted connections wait for a slot before they are served.
+    let maxConnections: Int
     let logger: Logger
 
     func run() async throws {
@@ -28,7 +32,8 @@ struct ActivatedListener<Responder: HTTPResponder>: Service where Responder.Cont
                 response = APIError.from(error).response()
             }
             try await writer.write(response: response.head, body: response.body)
-        })
+        }, configuration: configuration)
+        let slots = ConnectionSlots(maxConnections)
         let server = try await ServerBootstrap(group: group)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -42,7 +47,11 @@ struct ActivatedListener<Responder: HTTPResponder>: Service where Responder.Cont
             try await withThrowingDiscardingTaskGroup { connections in
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound {
-                        connections.addTask { await http.handle(value: connection, logger: logger) }
+                        await slots.acquire()
+                        connections.addTask {
+                            await http.handle(value: connection, logger: logger)
+                            await slots.release()
+                        }
                     }
                 }
             }
@@ -50,5 +59,24 @@ struct ActivatedListener<Responder: HTTPResponder>: Service where Responder.Cont
             // Stop accepting, close idle connections, let requests in flight finish.
             quiescing.initiateShutdown(promise: nil)
         }
+    }
+}
+
+/// A counting semaphore for connections: acquire waits while `limit` are open.
+actor ConnectionSlots {
+    private let limit: Int
+    private var open = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ limit: Int) { self.limit = max(1, limit) }
+
+    func acquire() async {
+        if open < limit { open += 1; return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        // A waiter takes over the slot being released.
+        if waiting.isEmpty { open -= 1 } else { waiting.removeFirst().resume() }
     }
 }

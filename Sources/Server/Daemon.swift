@@ -41,10 +41,12 @@ public struct Daemon: Sendable {
 
         // HTTP/1 with bounded headers and an idle timeout (a connection that sends no complete
         // request head within it is closed: slow-header clients cannot pin connections).
-        let http1 = HTTPServerBuilder.http1(configuration: .init(
+        let http1Configuration = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ParseErrorResponder()],
             idleTimeout: .milliseconds(Int64(config.connections.idleTimeoutMilliseconds)),
             httpDecoderConfiguration: .init(maxHeaderFieldSize: config.connections.maxHeaderBytes,
-                                            maxHeaderListSize: config.connections.maxHeaderBytes, maxHeaderFieldCount: 100)))
+                                            maxHeaderListSize: config.connections.maxHeaderBytes, maxHeaderFieldCount: 100))
+        let http1 = HTTPServerBuilder.http1(configuration: http1Configuration)
 
         // Every listener reports when it accepts connections; models load after that.
         let listeners = ListenerCount()
@@ -65,7 +67,8 @@ public struct Daemon: Sendable {
                                         }, logger: logger))
         } else {
             for fd in config.activatedSockets {
-                services.append(ActivatedListener(descriptor: fd, responder: responder, logger: logger))
+                services.append(ActivatedListener(descriptor: fd, responder: responder, configuration: http1Configuration,
+                                                  maxConnections: config.connections.maxConnections, logger: logger))
             }
         }
         for (host, port) in config.tcpListeners {

@@ -20,6 +20,7 @@ public struct InferenceAPI: Sendable {
     let metrics: ServerMetrics
     let runner: ModelRunner
     let limits: RequestLimits
+    let bodies: BodyBudget
 
     public init(store: ModelStore, repository: RepositoryManager, state: ServerState, metrics: ServerMetrics, limits: RequestLimits) {
         self.store = store
@@ -27,6 +28,7 @@ public struct InferenceAPI: Sendable {
         self.state = state
         self.metrics = metrics
         self.limits = limits
+        bodies = BodyBudget(limit: limits.maxInflightBodyBytes)
         runner = ModelRunner(maxImagePixels: limits.maxImagePixels, metrics: metrics)
     }
 
@@ -34,6 +36,7 @@ public struct InferenceAPI: Sendable {
         let router = Router(context: ServerContext.self)
         router.add(middleware: AccessLogMiddleware(metrics: metrics, logger: logger))
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: RequestTargetLimit())
 
         router.get("/v2/health/live") { _, _ in json(["live": true]) }
         router.get("/v2/health/ready") { _, _ in
@@ -105,7 +108,7 @@ public struct InferenceAPI: Sendable {
         let name = try context.parameters.require("model")
         var version: Int?
         if let v = context.parameters.get("version") {
-            guard let n = Int(v), n >= 1 else { throw APIError.notFound("model '\(name)' has no version '\(v)'; versions are positive integers") }
+            guard let n = Int(v), n >= 1 else { throw APIError.notFound("model \(quoted(name)) has no version \(quoted(v)); versions are positive integers") }
             version = n
         }
         return try store.resolve(name, version: version)
@@ -162,9 +165,12 @@ public struct InferenceAPI: Sendable {
         let serving = try resolve(context)
         let version = String(serving.descriptor.version)
         let start = BatchScheduler.now()
+        // The body's bytes count against --max-inflight-body-bytes until the answer is made.
+        let reservation = BodyBudget.Reservation(bodies)
+        defer { reservation.release() }
         do {
             var response = try await request.body.consumeWithCancellationOnInboundClose { body in
-                let buffer = try await collect(body, on: context.channel.eventLoop)
+                let buffer = try await collect(body, reservation, on: context.channel.eventLoop)
                 return try await handler(request, buffer, serving)
             }
             response.headers[.modelVersion] = version
@@ -182,9 +188,21 @@ public struct InferenceAPI: Sendable {
     /// body cannot hold a request open for ever). The deadline is a task scheduled on the
     /// connection's event loop and cancelled on time; a sleeping Swift task per request would
     /// keep its timer (and memory) until the deadline even when cancelled.
-    private func collect(_ body: RequestBody, on eventLoop: any EventLoop) async throws -> ByteBuffer {
+    private func collect(_ body: RequestBody, _ reservation: BodyBudget.Reservation, on eventLoop: any EventLoop) async throws -> ByteBuffer {
         let limit = limits.maxBodyBytes, timeout = limits.bodyTimeout
-        let collecting = Task { try await body.collect(upTo: limit) }
+        let collecting = Task {
+            var buffer = ByteBuffer()
+            for try await chunk in body {
+                // Both terms are at most --max-body-bytes (≤ 4 GiB): the sum cannot overflow.
+                guard buffer.readableBytes + chunk.readableBytes <= limit else {
+                    throw APIError.tooLarge("the body is over the limit of \(limit) bytes (raise the server's --max-body-bytes)")
+                }
+                try reservation.take(chunk.readableBytes)
+                var chunk = chunk
+                buffer.writeBuffer(&chunk)
+            }
+            return buffer
+        }
         let expired = Atomic<Bool>(false)
         let deadline = eventLoop.scheduleTask(in: .nanoseconds(Int64(clamping: timeout))) {
             expired.store(true, ordering: .relaxed)
@@ -203,12 +221,12 @@ public struct InferenceAPI: Sendable {
         var headerLength: Int?
         if let h = request.headers[.inferenceHeaderContentLength] {
             guard let n = Int(h.trimmingCharacters(in: .whitespaces)), n >= 0 else {
-                throw APIError.badRequest("Inference-Header-Content-Length must be a non-negative integer, not '\(h)'")
+                throw APIError.badRequest("Inference-Header-Content-Length must be a non-negative integer, not \(quoted(h))")
             }
             headerLength = n
         }
-        let parsed = try InferRequest.decode(body, headerLength: headerLength, model: serving.descriptor)
-        try limits.checkImages(parsed.input.count)
+        let parsed = try InferRequest.decode(body, headerLength: headerLength, model: serving.descriptor, limits: limits)
+        try limits.checkImages(parsed.input.count, inputSize: serving.descriptor.inputSize)
         let (result, timings) = try await runner.run(parsed.input, timeout: parsed.timeoutNanos, on: serving)
         let encodeStart = BatchScheduler.now()
         let response = try InferResponse.encode(result, for: parsed, model: serving.descriptor)
@@ -219,8 +237,8 @@ public struct InferenceAPI: Sendable {
     private func classify(_ request: Request, _ body: ByteBuffer, _ serving: ServingModel) async throws -> Response {
         let start = BatchScheduler.now()
         let top = try ClassifyRequest.top(request.uri.queryParameters["top"].map(String.init), classes: serving.descriptor.classes)
-        let images = try ClassifyRequest.images(body, contentType: request.headers[.contentType])
-        try limits.checkImages(images.count)
+        let images = try ClassifyRequest.images(body, contentType: request.headers[.contentType], maxImages: limits.maxImagesPerRequest)
+        try limits.checkImages(images.count, inputSize: serving.descriptor.inputSize)
         let (result, timings) = try await runner.run(.images(images.map(\.bytes)), names: images.map(\.name),
                                                      timeout: nil, on: serving)
         let encodeStart = BatchScheduler.now()

@@ -94,9 +94,13 @@ public enum UnixSocketFile {
 
     /// Listening sockets passed by systemd (LISTEN_PID is us, LISTEN_FDS of them from fd 3);
     /// the variables are then removed so that children do not inherit them.
+    public static let maxActivatedSockets: Int32 = 64
+
     public static func activatedSockets() -> [Int32] {
         guard let pid = getenv("LISTEN_PID").map({ String(cString: $0) }), Int32(pid) == getpid(),
               let count = getenv("LISTEN_FDS").map({ String(cString: $0) }).flatMap({ Int32($0) }), count > 0 else { return [] }
+        // systemd passes a handful; a larger count is a wrong environment, not sockets.
+        guard count <= maxActivatedSockets else { return [] }
         unsetenv("LISTEN_PID")
         unsetenv("LISTEN_FDS")
         unsetenv("LISTEN_FDNAMES")
