@@ -15,6 +15,8 @@
 // - once flushing (the daemon is draining: nothing new will come to fill a batch), queued
 //   requests are dispatched as soon as the model is idle, without waiting.
 
+import Bounds
+
 public struct BatchingConfiguration: Sendable, Equatable {
     /// Largest batch in images.
     public var maxBatch: Int
@@ -28,6 +30,17 @@ public struct BatchingConfiguration: Sendable, Equatable {
         self.maxQueueDelay = maxQueueDelay
         self.maxQueue = max(1, maxQueue)
     }
+
+    // What the flags and config.json accept: a batch larger than a few thousand images only
+    // holds memory, a queue delay of over a minute is a stalled model, and a queue over a
+    // million images would be minutes of work on a CPU.
+    public static let maxBatchBound = Bound(1...4096, "images")
+    public static let maxQueueDelayMicrosecondsBound = Bound(0...60_000_000, "microseconds")
+    public static let maxQueueBound = Bound(1...(1 << 20), "images")
+    /// Most input values one batch may hold (max batch × a model's input size): the warm-up
+    /// runs a full batch, so a model whose largest batch would not fit is refused at load
+    /// rather than exhausting memory on the compute thread. 2^26 floats are 256 MiB of input.
+    public static let maxBatchInputValues = 1 << 26
 }
 
 public struct BatchingPolicy<ID: Hashable & Sendable>: Sendable {
@@ -100,7 +113,10 @@ public struct BatchingPolicy<ID: Hashable & Sendable>: Sendable {
     /// What to do at `now`. Call `expire(now:)` first so that expired requests are not batched.
     public mutating func decide(now: UInt64) -> Decision {
         guard !busy, let oldest = queue.first else { return .idle }
-        let due = oldest.arrival &+ configuration.maxQueueDelay
+        // Saturating: arrival is a monotonic clock reading and the delay at most a minute, but a
+        // wrapped sum would dispatch at once instead of never.
+        let (sum, wrapped) = oldest.arrival.addingReportingOverflow(configuration.maxQueueDelay)
+        let due = wrapped ? UInt64.max : sum
         guard queuedImages >= configuration.maxBatch || now >= due || flushing else { return .waitUntil(due) }
         var batch: [ID] = [], images = 0
         while let next = queue.first, batch.isEmpty || images + next.images <= configuration.maxBatch {

@@ -57,6 +57,17 @@ public struct CheckpointModel: InferenceModel {
     public init(name: String, version: Int, path: String, threads: ComputeThreads, labels: [String]? = nil,
                 reader: CheckpointReader? = nil) throws(FormatError) {
         let loaded = try ModelCheckpoint.load(path, reader: reader)
+        // The reading child validated these, but the child is the process a damaged file may
+        // have derailed: what the serving path indexes by is checked again here.
+        let config = loaded.network.config
+        guard loaded.labels.count == config.numClasses else {
+            throw .checkpoint(file: path, path: "/labels", problem: "\(loaded.labels.count) labels for \(config.numClasses) classes")
+        }
+        guard loaded.preprocessor.inputShape == config.inputShape, loaded.preprocessor.mean.count == config.inputShape[0],
+              loaded.preprocessor.std.count == config.inputShape[0], loaded.preprocessor.std.allSatisfy({ $0.isFinite && $0 > 0 }),
+              loaded.preprocessor.mean.allSatisfy(\.isFinite) else {
+            throw .checkpoint(file: path, path: "/preprocessing", problem: "mean and std must have one finite value per input channel (std positive)")
+        }
         network = loaded.network
         context = EngineContext(threads: threads)
         descriptor = ModelDescriptor(name: name, version: version, architecture: network.config.architecture,
@@ -66,8 +77,19 @@ public struct CheckpointModel: InferenceModel {
 
     public func execute(_ inputs: [Float], count n: Int) throws -> [Float] {
         let x = try Tensor(shape: [n] + descriptor.inputShape, data: inputs)
-        return try network.logits(x, context).data
+        let logits = try network.logits(x, context).data
+        // A plugin decides the shapes it returns; the batcher slices this array per request.
+        guard logits.count == n * descriptor.classes else {
+            throw ModelOutputError(expected: n * descriptor.classes, got: logits.count, model: descriptor.name)
+        }
+        return logits
     }
+}
+
+/// A model returned logits of the wrong size (a plugin's bug): the batch fails, the daemon stays.
+public struct ModelOutputError: Error, CustomStringConvertible {
+    public var expected: Int, got: Int, model: String
+    public var description: String { "model '\(model)' returned \(got) logits where \(expected) were expected" }
 }
 
 /// Drops the transformed weights kept for inference and the kernels' free scratch buffers

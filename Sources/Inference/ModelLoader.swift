@@ -5,6 +5,7 @@
 // inverse on a probe batch) must reconstruct its input within the tolerance. Blocking: runs on
 // the compute thread.
 
+import Bounds
 import Formats
 import RevNet
 import Tensor
@@ -15,6 +16,8 @@ public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
     case wrongArchitecture(file: String, expected: String, found: String)
     case labels(file: String, count: Int, classes: Int)
     case warmup(String)
+    /// The largest batch would hold more input values than BatchingConfiguration.maxBatchInputValues.
+    case batchTooLarge(maxBatch: Int, inputSize: Int, fromConfig: Bool)
     case notReversible(error: Float, tolerance: Float)
 
     public var description: String {
@@ -25,6 +28,9 @@ public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
         case .labels(let file, let count, let classes):
             return "config.json gives \(count) labels but \(file) has \(classes) classes"
         case .warmup(let s): return "warm-up failed: \(s)"
+        case .batchTooLarge(let maxBatch, let inputSize, let fromConfig):
+            return "a batch of \(maxBatch) images of \(inputSize) values would hold more than \(BatchingConfiguration.maxBatchInputValues) input values; "
+                + (fromConfig ? "lower max_batch_size in config.json" : "lower the server's --max-batch (or set max_batch_size in config.json)")
         case .notReversible(let error, let tolerance):
             return "reversibility self-test failed: inverse(forward(x)) differs from x by \(error) (relative), above the tolerance \(tolerance) (reversibility_tolerance in config.json)"
         }
@@ -45,7 +51,7 @@ public struct LoadSettings: Sendable {
     /// The daemon's batching with config.json's overrides.
     public func batching(for config: ModelConfig) -> BatchingConfiguration {
         BatchingConfiguration(maxBatch: config.maxBatchSize ?? batching.maxBatch,
-                              maxQueueDelay: config.maxQueueDelayMicroseconds.map { UInt64($0) * 1000 } ?? batching.maxQueueDelay,
+                              maxQueueDelay: config.maxQueueDelayMicroseconds.flatMap { Checked.nanoseconds($0, scale: 1000) } ?? batching.maxQueueDelay,
                               maxQueue: config.maxQueue ?? batching.maxQueue)
     }
 }
@@ -71,8 +77,11 @@ public enum ModelLoader {
         let d = model.descriptor
         // Warm-up: a full batch, so that the first requests find buffers sized for the largest one.
         let batch = settings.batching(for: config).maxBatch
+        guard let values = Checked.product(batch, d.inputSize), values <= BatchingConfiguration.maxBatchInputValues else {
+            throw .batchTooLarge(maxBatch: batch, inputSize: d.inputSize, fromConfig: config.maxBatchSize != nil)
+        }
         do {
-            let logits = try model.execute([Float](repeating: 0, count: batch * d.inputSize), count: batch)
+            let logits = try model.execute([Float](repeating: 0, count: values), count: batch)
             guard logits.allSatisfy(\.isFinite) else { throw ModelLoadError.warmup("the logits of a zero batch are not finite") }
         } catch let e as ModelLoadError {
             throw e

@@ -63,25 +63,56 @@ public enum ModelRepository {
     public static func scanModel(_ name: String, in modelDir: String) -> ModelSource {
         var versions: [Int: VersionFile] = [:]
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: modelDir)) ?? [] {
-            guard let v = Int(entry), v >= 1, String(v) == entry else { continue }
+            guard let v = Int(entry), ModelConfig.versionBound.range.contains(v), String(v) == entry else { continue }
             let file = modelDir + "/" + entry + "/" + checkpointName
             if let fingerprint = fingerprint(file) { versions[v] = VersionFile(path: file, fingerprint: fingerprint) }
         }
         let configPath = modelDir + "/" + ModelConfig.fileName
         let config: Result<ModelConfig, RepositoryError>
-        if let data = FileManager.default.contents(atPath: configPath) {
+        switch readBounded(configPath, limit: ModelConfig.maxFileBytes) {
+        case .success(let data?):
             do { config = .success(try ModelConfig.parse(data, path: configPath)) } catch { config = .failure(error) }
-        } else {
+        case .success(nil):
             config = .success(ModelConfig())
+        case .failure(let error):
+            config = .failure(error)
         }
         return ModelSource(name: name, config: config, configFingerprint: fingerprint(configPath) ?? [], versions: versions)
     }
 
-    /// (inode, size, mtime ns) of a regular file, nil if there is none.
+    /// (inode, size, mtime ns) of a regular file, nil if there is none. Only compared for
+    /// equality, so the time wraps instead of trapping (a file may be dated before 1970).
     static func fingerprint(_ path: String) -> [UInt64]? {
         var st = stat()
         guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
-        return [UInt64(st.st_ino), UInt64(st.st_size), UInt64(st.st_mtim.tv_sec) * 1_000_000_000 + UInt64(st.st_mtim.tv_nsec)]
+        let seconds = UInt64(bitPattern: Int64(st.st_mtim.tv_sec)), nanoseconds = UInt64(bitPattern: Int64(st.st_mtim.tv_nsec))
+        return [UInt64(st.st_ino), UInt64(bitPattern: Int64(st.st_size)), seconds &* 1_000_000_000 &+ nanoseconds]
+    }
+
+    /// A small file's bytes, nil if there is no file; refused if it is not a regular file or
+    /// holds more than `limit` bytes (a config.json that is a FIFO or /dev/zero must not hang
+    /// or fill the daemon).
+    static func readBounded(_ path: String, limit: Int) -> Result<Data?, RepositoryError> {
+        // Opened without blocking and checked on the descriptor: a FIFO swapped in after a
+        // stat() would otherwise block the repository in open().
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return errno == ENOENT ? .success(nil) : .failure(.unreadable(path, reason: String(cString: strerror(errno)))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return .failure(.badConfig(path, reason: "not a regular file")) }
+        var bytes = [UInt8](repeating: 0, count: limit + 1)
+        var filled = 0
+        while filled < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { return .failure(.unreadable(path, reason: String(cString: strerror(errno)))) }
+            if n == 0 { break }
+            filled += n
+        }
+        guard filled <= limit else {
+            return .failure(.badConfig(path, reason: "larger than \(limit) bytes (the limit for a config.json)"))
+        }
+        return .success(Data(bytes[0..<filled]))
     }
 
     /// Names that are safe in a URL path segment, a file name and a metric label: letters,

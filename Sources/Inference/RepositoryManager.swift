@@ -264,9 +264,14 @@ public actor RepositoryManager {
             if versions.isEmpty {
                 rows.append(IndexEntry(name: name, version: nil, state: ModelState.unavailable.rawValue, reason: entry?.reason ?? ""))
             }
+            // A refused config.json is the model's, not a version's: every row says so, while
+            // the versions loaded before it keep serving.
+            var refusedConfig: String?
+            if case .failure(let error)? = sources[name]?.config { refusedConfig = "\(error) (the versions loaded before it stay)" }
             for v in versions.keys.sorted() {
                 let e = versions[v]!
-                rows.append(IndexEntry(name: name, version: v, state: e.state.rawValue, reason: e.reason))
+                let reason = [e.reason, refusedConfig ?? ""].filter { !$0.isEmpty }.joined(separator: "; ")
+                rows.append(IndexEntry(name: name, version: v, state: e.state.rawValue, reason: reason))
             }
         }
         return rows

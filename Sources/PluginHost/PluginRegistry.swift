@@ -60,9 +60,12 @@ public final class PluginRegistry: Sendable {
         return change
     }
 
+    /// (inode, size, mtime ns). Only compared for equality, so the time wraps instead of
+    /// trapping: a library may be dated before 1970 or after 2554.
     static func fingerprint(_ path: String) -> [UInt64]? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
-        return [UInt64(st.st_ino), UInt64(st.st_size), UInt64(st.st_mtim.tv_sec) * 1_000_000_000 + UInt64(st.st_mtim.tv_nsec)]
+        let seconds = UInt64(bitPattern: Int64(st.st_mtim.tv_sec)), nanoseconds = UInt64(bitPattern: Int64(st.st_mtim.tv_nsec))
+        return [UInt64(st.st_ino), UInt64(bitPattern: Int64(st.st_size)), seconds &* 1_000_000_000 &+ nanoseconds]
     }
 }

@@ -30,10 +30,10 @@ struct BenchKernels: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
-        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
-        guard sgemmSize >= 64 else { throw ValidationError("--sgemm-size must be at least 64, got \(sgemmSize)") }
+        try requireBound("--threads", threads, FlagBounds.threads)
+        try requireBound("--batch", batch, FlagBounds.batch)
+        try requireBound("--rounds", rounds, FlagBounds.repeats)
+        try requireBound("--sgemm-size", sgemmSize, FlagBounds.sgemmSize)
     }
 
     func run() throws {

@@ -42,8 +42,9 @@ struct BenchLoad: AsyncParsableCommand {
     var image: String
 
     func validate() throws {
-        guard clients >= 1 else { throw ValidationError("--clients must be at least 1") }
-        guard seconds > 0, warmup >= 0 else { throw ValidationError("--seconds must be positive and --warmup not negative") }
+        try requireBound("--clients", clients, FlagBounds.clients)
+        guard seconds > 0, seconds <= FlagBounds.maxSeconds else { throw ValidationError("--seconds must be above 0 and at most \(Int(FlagBounds.maxSeconds)), got \(seconds)") }
+        guard warmup >= 0, warmup <= FlagBounds.maxSeconds else { throw ValidationError("--warmup must be from 0 to \(Int(FlagBounds.maxSeconds)), got \(warmup)") }
     }
 
     struct Report: Encodable {

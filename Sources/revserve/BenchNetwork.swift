@@ -24,9 +24,10 @@ struct BenchRunOptions: ParsableArguments {
     var json = false
 
     func validate() throws {
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        guard warmup >= 0, repeats >= 1 else { throw ValidationError("--warmup must be ≥ 0 and --repeats ≥ 1") }
+        try requireBound("--batch", batch, FlagBounds.batch)
+        try requireBound("--threads", threads, FlagBounds.threads)
+        try requireBound("--warmup", warmup, FlagBounds.warmupRounds)
+        try requireBound("--repeats", repeats, FlagBounds.repeats)
     }
 }
 

@@ -15,9 +15,7 @@ struct CheckpointCheckOptions: ParsableArguments {
     var checkpointCheckTimeoutMs = 30_000
 
     func validate() throws {
-        guard checkpointCheckTimeoutMs >= 0 else {
-            throw ValidationError("--checkpoint-check-timeout-ms must not be negative, got \(checkpointCheckTimeoutMs)")
-        }
+        try requireBound("--checkpoint-check-timeout-ms", checkpointCheckTimeoutMs, FlagBounds.checkpointCheckTimeoutMilliseconds)
     }
 
     /// The child: this executable's `read-checkpoint` with the same plugins as this process, so

@@ -2,6 +2,7 @@
 // and prints each file's top labels.
 
 import ArgumentParser
+import Inference
 import Foundation
 import Formats
 import Server
@@ -39,8 +40,8 @@ struct Classify: AsyncParsableCommand {
 
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("give at least one PNG file") }
-        guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
-        if let version, version < 1 { throw ValidationError("--version must be at least 1, got \(version)") }
+        try requireBound("--top", top, FlagBounds.top)
+        if let version { try requireBound("--version", version, ModelConfig.versionBound) }
     }
 
     struct Prediction: Codable {

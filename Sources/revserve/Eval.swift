@@ -33,6 +33,7 @@ struct Eval: ParsableCommand {
     var json = false
 
     func validate() throws {
+        try requireBound("--threads", threads, FlagBounds.threads)
         guard split == "test" || split == "train" else { throw ValidationError("--split is test or train, got \(split)") }
         if dataset == .synthetic { throw ValidationError("--dataset synthetic has nothing to evaluate against") }
         if dataset != .fashionMNIST && data == nil { throw ValidationError("--dataset \(dataset.rawValue) needs --data PATH") }

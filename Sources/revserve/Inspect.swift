@@ -20,6 +20,10 @@ struct Inspect: ParsableCommand {
     @Option(help: "Power-iteration steps per weight for the ‖K‖ estimates.")
     var iterations: Int = 20
 
+    func validate() throws {
+        try requireBound("--iterations", iterations, FlagBounds.repeats)
+    }
+
     func run() throws {
         let model = try checkpointCheck.load(checkpoint)
         let net = model.network, c = net.config, cp = model.checkpoint

@@ -2,6 +2,7 @@
 // architecture with units and widths), shared by bench and later by train.
 
 import ArgumentParser
+import Bounds
 import Foundation
 import RevNet
 
@@ -35,6 +36,8 @@ struct NetworkOptions: ParsableArguments {
             throw ValidationError("--preset fixes the units and widths; drop --units/--channels or the preset")
         }
         guard input.count == 3 else { throw ValidationError("--input must be C,H,W (three numbers), got \(input.count)") }
+        for d in input { try requireBound("--input (each of C, H, W)", d, FlagBounds.inputDimension) }
+        try requireBound("--classes", classes, Bound(1...NetworkConfig.maxClasses, "classes"))
     }
 
     /// The validated configuration these options describe.

@@ -1,6 +1,7 @@
 // `revserve predict`: classify PNG files in-process with a checkpoint, no daemon.
 
 import ArgumentParser
+import Server
 import Foundation
 import Formats
 import RevNet
@@ -39,9 +40,9 @@ struct Predict: ParsableCommand {
 
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("give at least one PNG file") }
-        guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        guard maxImagePixels >= 1 else { throw ValidationError("--max-image-pixels must be positive") }
+        try requireBound("--top", top, FlagBounds.top)
+        try requireBound("--threads", threads, FlagBounds.threads)
+        try requireBound("--max-image-pixels", maxImagePixels, RequestLimits.maxImagePixelsBound)
     }
 
     func run() throws {

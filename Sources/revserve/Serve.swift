@@ -1,6 +1,7 @@
 // `revserve serve`: runs the daemon (PROTOCOL.md) on the models in a repository directory.
 
 import ArgumentParser
+import Bounds
 import Foundation
 import Inference
 import Logging
@@ -53,6 +54,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest request body, in bytes.")
     var maxBodyBytes = 64 << 20
 
+    @Option(help: "Bytes of request bodies held at once across all connections; past it requests get 503 with Retry-After.")
+    var maxInflightBodyBytes = 512 << 20
+
     @Option(help: "Largest image accepted, in pixels (width × height).")
     var maxImagePixels = 4096 * 4096
 
@@ -80,18 +84,26 @@ struct Serve: AsyncParsableCommand {
     var logLevel = "info"
 
     func validate() throws {
-        guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1, got \(maxBatch)") }
-        guard maxQueueDelayUs >= 0 else { throw ValidationError("--max-queue-delay-us must not be negative") }
-        guard maxQueue >= 1 else { throw ValidationError("--max-queue must be at least 1, got \(maxQueue)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
-        guard maxImagePixels >= 1 else { throw ValidationError("--max-image-pixels must be positive") }
-        for (flag, value, least) in [("--max-images-per-request", maxImagesPerRequest, 1), ("--request-timeout-ms", requestTimeoutMs, 10),
-                                     ("--max-connections", maxConnections, 1), ("--max-header-bytes", maxHeaderBytes, 1024),
-                                     ("--idle-timeout-ms", idleTimeoutMs, 10)] where value < least {
-            throw ValidationError("\(flag) must be at least \(least), got \(value)")
+        for (flag, value, bound) in [
+            ("--max-batch", maxBatch, BatchingConfiguration.maxBatchBound),
+            ("--max-queue-delay-us", maxQueueDelayUs, BatchingConfiguration.maxQueueDelayMicrosecondsBound),
+            ("--max-queue", maxQueue, BatchingConfiguration.maxQueueBound),
+            ("--threads", threads, FlagBounds.threads),
+            ("--max-body-bytes", maxBodyBytes, RequestLimits.maxBodyBytesBound),
+            ("--max-inflight-body-bytes", maxInflightBodyBytes, RequestLimits.maxInflightBodyBytesBound),
+            ("--max-image-pixels", maxImagePixels, RequestLimits.maxImagePixelsBound),
+            ("--max-images-per-request", maxImagesPerRequest, RequestLimits.maxImagesPerRequestBound),
+            ("--request-timeout-ms", requestTimeoutMs, RequestLimits.requestTimeoutMillisecondsBound),
+            ("--max-connections", maxConnections, ConnectionLimits.maxConnectionsBound),
+            ("--max-header-bytes", maxHeaderBytes, ConnectionLimits.maxHeaderBytesBound),
+            ("--idle-timeout-ms", idleTimeoutMs, ConnectionLimits.idleTimeoutMillisecondsBound),
+            ("--repository-poll-ms", repositoryPollMs, FlagBounds.repositoryPollMilliseconds),
+        ] {
+            try requireBound(flag, value, bound)
         }
-        guard repositoryPollMs >= 50 else { throw ValidationError("--repository-poll-ms must be at least 50") }
+        guard maxInflightBodyBytes >= maxBodyBytes else {
+            throw ValidationError("--max-inflight-body-bytes (\(maxInflightBodyBytes)) must be at least --max-body-bytes (\(maxBodyBytes))")
+        }
         guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
             throw ValidationError("--socket-mode must be octal permission bits such as 0660, not '\(socketMode)'")
         }
@@ -126,12 +138,13 @@ struct Serve: AsyncParsableCommand {
         config.socketMode = UInt32(socketMode, radix: 8)!
         config.tcpListeners = try listen.map(Self.parseListen)
         config.modelsDirectory = models
-        config.batching = BatchingConfiguration(maxBatch: maxBatch, maxQueueDelay: UInt64(maxQueueDelayUs) * 1000, maxQueue: maxQueue)
+        config.batching = BatchingConfiguration(maxBatch: maxBatch, maxQueueDelay: UInt64(maxQueueDelayUs) * 1000, maxQueue: maxQueue)  // bounded in validate()
         config.threads = ComputeThreads(threads)
         config.limits.maxBodyBytes = maxBodyBytes
+        config.limits.maxInflightBodyBytes = maxInflightBodyBytes
         config.limits.maxImagePixels = maxImagePixels
         config.limits.maxImagesPerRequest = maxImagesPerRequest
-        config.limits.bodyTimeout = UInt64(requestTimeoutMs) * 1_000_000
+        config.limits.bodyTimeout = UInt64(requestTimeoutMs) * 1_000_000  // at most an hour (validate())
         config.connections = ConnectionLimits()
         config.connections.maxConnections = maxConnections
         config.connections.maxHeaderBytes = maxHeaderBytes

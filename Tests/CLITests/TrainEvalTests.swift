@@ -85,7 +85,7 @@ func writeTinyIDX(_ dir: String, count: Int = 120) throws {
             (base + ["--dataset", "folder", "--out", dir + "/m.h5"], "--dataset folder needs --data ROOT"),
             (base + ["--data", dir, "--out", dir + "/m.h5", "--repository", dir, "--model", "x"], "either --out or --repository"),
             (base + ["--data", dir], "say where to write"),
-            (base + ["--data", dir, "--batch-size", "1", "--out", dir + "/m.h5"], "--batch-size must be at least 2"),
+            (base + ["--data", dir, "--batch-size", "1", "--out", dir + "/m.h5"], "--batch-size must be from 2"),
             (base + ["--data", dir, "--lr", "0", "--out", dir + "/m.h5"], "--lr must be positive"),
             (base + ["--data", dir + "/none", "--out", dir + "/m.h5"], "\(dir)/none/train-images-idx3-ubyte[.gz]: no such file"),
             (base + ["--data", dir, "--out", dir + "/file/m.h5"], "\(dir)/file: not writable"),

@@ -49,12 +49,37 @@ final class TemporaryRepository: @unchecked Sendable {
         #expect(c.versionPolicy == .specific([1, 3]) && c.versionPolicy.select([1, 2, 3, 4]) == [1, 3])
         #expect(VersionPolicy.latest(2).select([5, 1, 9, 3]) == [5, 9] && VersionPolicy.all.select([2, 1]) == [1, 2])
         #expect(try ModelConfig.parse(Data(#"{"version_policy":{"latest":{}}}"#.utf8), path: "c").versionPolicy == .latest(1))
-        for (json, fragment) in [(#"{"max_batch":4}"#, "unknown key 'max_batch'"), (#"{"max_batch_size":0}"#, "positive integer"), (#"{"max_queue":true}"#, "max_queue must be an integer"),
+        for (json, fragment) in [(#"{"max_batch":4}"#, "unknown key 'max_batch'"), (#"{"max_batch_size":0}"#, "max_batch_size must be an integer from 1 to 4096 images, got 0"), (#"{"max_queue":true}"#, "max_queue must be a number"),
                                  (#"{"version_policy":{"newest":{}}}"#, "unknown version_policy"), ("[1]", "not a JSON object"),
-                                 (#"{"version_policy":{"specific":{"versions":[0]}}}"#, "positive integers"), (#"{"labels":[]}"#, "non-empty")] {
+                                 (#"{"version_policy":{"specific":{"versions":[0]}}}"#, "each version must be an integer from 1"), (#"{"labels":[]}"#, "labels must be an array of 1 to")] {
             #expect(throws: RepositoryError.self) { try ModelConfig.parse(Data(json.utf8), path: "c") }
             do { _ = try ModelConfig.parse(Data(json.utf8), path: "c") } catch { #expect(error.description.contains(fragment), "\(json): \(error)") }
         }
+    }
+
+    @Test func everyNumericKeyIsBoundedWhateverNumberItHolds() throws {
+        let templates = [("max_batch_size", #"{"max_batch_size":V}"#), ("max_queue_delay_us", #"{"max_queue_delay_us":V}"#),
+                         ("max_queue", #"{"max_queue":V}"#), ("num_versions", #"{"version_policy":{"latest":{"num_versions":V}}}"#),
+                         ("version", #"{"version_policy":{"specific":{"versions":[V]}}}"#), ("reversibility_tolerance", #"{"reversibility_tolerance":V}"#)]
+        let values = ["-1", "0", "1", "4096", "4097", "2147483647", "2147483648", "-2147483649", "9007199254740993", "4611686018427387904",
+                      "9223372036854775807", "9223372036854775808", "-9223372036854775809", "1e300", "-1e300", "1e-300", "0.5", "2.5", "1E2", "\"4\"", "true", "[]", "{}"]
+        var accepted = 0
+        for (key, template) in templates {
+            for v in values {
+                do {
+                    let c = try ModelConfig.parse(Data(template.replacingOccurrences(of: "V", with: v).utf8), path: "c")
+                    accepted += 1
+                    // Whatever was accepted is within the bounds, and its derived settings are computed without a trap.
+                    let batching = LoadSettings(batching: BatchingConfiguration(), threads: .one).batching(for: c)
+                    #expect(BatchingConfiguration.maxBatchBound.range.contains(batching.maxBatch), "\(key) = \(v)")
+                    #expect(batching.maxQueueDelay <= 60_000_000_000, "\(key) = \(v)")
+                    #expect(c.reversibilityTolerance > 0 && c.reversibilityTolerance <= 1, "\(key) = \(v)")
+                } catch {
+                    #expect(error.description.contains(key), "\(key) = \(v): the refusal does not name the key: \(error)")
+                }
+            }
+        }
+        #expect(accepted >= 10 && accepted <= 40, "accepted \(accepted)")
     }
 
     @Test(.timeLimit(.minutes(slowdownMinutes))) func managerLoadsSwapsRetiresAndKeepsTheServingVersionOnFailure() async throws {
