@@ -7,6 +7,7 @@
 // - Folder: root/<class>/*.png, classes sorted by name, every image converted to one shape.
 // - Synthetic: random images and labels from a seed, for benchmarks.
 
+import Bounds
 import CZlib
 import Tensor
 #if canImport(Glibc)
@@ -45,8 +46,9 @@ public enum Datasets {
         let imageDims = try idxHeader(imageBytes, file: images, magic: 0x0000_0803, dims: 3)
         let labelDims = try idxHeader(labelBytes, file: labels, magic: 0x0000_0801, dims: 1)
         let (n, h, w) = (imageDims[0], imageDims[1], imageDims[2])
-        guard imageBytes.count >= 16 + n * h * w else {
-            throw .dataset(file: images, problem: "truncated: the header promises \(n) images of \(h)x\(w) (\(16 + n * h * w) bytes), the file has \(imageBytes.count)")
+        // Each dimension is a 32-bit header field: their product can pass 2^64.
+        guard let pixelCount = Checked.product([n, h, w]), let end = Checked.sum(16, pixelCount), imageBytes.count >= end else {
+            throw .dataset(file: images, problem: "truncated: the header promises \(n) images of \(h)x\(w), the file has \(imageBytes.count) bytes")
         }
         guard labelBytes.count >= 8 + labelDims[0] else {
             throw .dataset(file: labels, problem: "truncated: the header promises \(labelDims[0]) labels, the file has \(labelBytes.count - 8) bytes of them")
@@ -59,7 +61,7 @@ public enum Datasets {
             throw .dataset(file: labels, problem: "label \(labelValues[bad]) at index \(bad) is not below \(classes.count) classes")
         }
         return ImageDataset(source: images, shape: [1, h, w], classes: classes,
-                            pixels: Array(imageBytes[16..<(16 + n * h * w)]), labels: labelValues)
+                            pixels: Array(imageBytes[16..<end]), labels: labelValues)
     }
 
     /// Checks an IDX header and returns its dimensions.
@@ -73,6 +75,10 @@ public enum Datasets {
         }
         return (0..<dims).map { Int(word(4 + 4 * $0)) }
     }
+
+    /// The largest data file read, after decompression: Fashion-MNIST's is 47 MB, CIFAR-10's
+    /// batches 30 MB each; a gzip bomb stops here instead of filling memory.
+    public static let maxFileBytes = 4 << 30
 
     /// The file's bytes, gunzipped when it is gzip-compressed (zlib reads plain files as they are).
     static func readMaybeCompressed(_ path: String) throws(FormatError) -> [UInt8] {
@@ -89,6 +95,10 @@ public enum Datasets {
                 throw .dataset(file: path, problem: "damaged gzip data: \(message)")
             }
             if n == 0 { break }
+            guard bytes.count + Int(n) <= maxFileBytes else {
+                gzclose(gz)
+                throw .dataset(file: path, problem: "larger than \(maxFileBytes) bytes once decompressed")
+            }
             bytes.append(contentsOf: chunk[0..<Int(n)])
         }
         // A gzip stream cut short reads as a clean end of file; gzclose_r reports it.

@@ -33,15 +33,45 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
         transitionGroups = Int(t.transition_groups)
     }
 
+    // What the host accepts from a plugin's table and returned lists: a plugin is trusted
+    // code, but a wrong number from it must fail one call, not trap in the daemon.
+    static let maxTransitionGroups = 64
+    static let maxFunctionsPerBlock = 64
+    /// Tensors in one returned list, and parameters of one block.
+    static let maxListCount = 64
+    /// Dimensions of a tensor (rs_tensor's shape has 4 slots).
+    static let maxRank = 4
+    /// Values in one returned tensor (4 GiB of float32 is far past any batch the daemon runs).
+    static let maxTensorValues = 1 << 30
+
     public func blockParameters(width: Int) -> [ParameterSpec] {
         let n = Int(t.block_parameter_count(Int64(width)))
+        guard (0...Self.maxListCount).contains(n) else { return [] }
         return (0..<n).compactMap { i in
             var spec = rs_parameter_spec(), error = rs_error()
-            guard t.block_parameter(Int64(width), Int32(i), &spec, &error) == RS_OK else { return nil }
+            guard t.block_parameter(Int64(width), Int32(i), &spec, &error) == RS_OK, let shape = Self.shape(spec.shape, rank: spec.rank) else {
+                return nil
+            }
             let name = withUnsafeBytes(of: spec.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            let shape = withUnsafeBytes(of: spec.shape) { raw in (0..<Int(spec.rank)).map { Int(raw.load(fromByteOffset: $0 * 8, as: Int64.self)) } }
             return ParameterSpec(name, shape, spec.role == RS_ROLE_BIAS ? .bias : .convolutionWeight)
         }
+    }
+
+    /// A shape from the ABI's four 64-bit slots, nil unless its rank is 0…4, every dimension is
+    /// non-negative and the product is at most maxTensorValues.
+    static func shape<Slots>(_ slots: Slots, rank: Int32) -> [Int]? {
+        guard (0...Int32(maxRank)).contains(rank) else { return nil }
+        let dims = withUnsafeBytes(of: slots) { raw in
+            (0..<Int(rank)).map { raw.count >= ($0 + 1) * 8 ? raw.load(fromByteOffset: $0 * 8, as: Int64.self) : -1 }
+        }
+        var product = 1
+        for d in dims {
+            guard d >= 0, let v = Int(exactly: d) else { return nil }
+            let (p, overflow) = product.multipliedReportingOverflow(by: v)
+            guard !overflow, p <= maxTensorValues else { return nil }
+            product = p
+        }
+        return dims.map { Int($0) }
     }
 
     public func widthProblem(_ unitChannels: [Int]) -> String? {
@@ -106,7 +136,7 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
                 throw .invalidArgument(op: "\(name) plugin forward_blocks, blocks \(blocks.lowerBound + run32.lowerBound)…\(blocks.lowerBound + run32.upperBound - 1)",
                                        detail: message(error))
             }
-            state = BlockState(copyOut(out))
+            state = BlockState(try copyOut(out, "forward_blocks"))
         }
         return state
     }
@@ -127,7 +157,7 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
             throw .invalidArgument(op: "\(name) plugin forward_unit, blocks \(blocks.lowerBound)…\(blocks.upperBound - 1)",
                                    detail: message(error))
         }
-        let output = copyOut(out)
+        let output = try copyOut(out, "forward_unit")
         guard output.count == 1 else {
             throw .invalidArgument(op: "\(name) plugin forward_unit", detail: "returned \(output.count) tensors, expected the unit's output alone")
         }
@@ -192,7 +222,7 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
         var out: OpaquePointer?, error = rs_error()
         let status = body({ tensors, f in withViews(tensors, f) }, &out, &error)
         guard status == RS_OK, let out else { throw .invalidArgument(op: "\(name) plugin \(what)", detail: message(error)) }
-        return copyOut(out)
+        return try copyOut(out, what)
     }
 
     private func blockCall(_ what: String, _ j: Int, _ p: [Tensor], _ parts: [Tensor], _ h: Float, _ ctx: EngineContext,
@@ -217,18 +247,31 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
             throw .invalidArgument(op: "\(name) plugin \(what), block \(j)", detail: message(error))
         }
         ctx.counter?.increment(by: Int(evaluations))
-        let state = BlockState(copyOut(out))
+        let state = BlockState(try copyOut(out, what))
         return (state, tape.map { BlockTape(external: PluginTape(library, $0)) } ?? BlockTape([]))
     }
 
-    private func copyOut(_ list: OpaquePointer) -> [Tensor] {
+    /// Copies a returned tensor list into tensors and frees it; a list the ABI does not allow
+    /// (a count, rank or dimension out of range, no data) fails the call.
+    private func copyOut(_ list: OpaquePointer, _ what: String) throws(TensorError) -> [Tensor] {
         defer { t.tensors_free(list) }
-        return (0..<Int(t.tensors_count(list))).map { i in
-            let v = t.tensors_get(list, Int32(i))
-            let shape = withUnsafeBytes(of: v.shape) { raw in (0..<Int(v.rank)).map { Int(raw.load(fromByteOffset: $0 * 8, as: Int64.self)) } }
-            let count = shape.reduce(1, *)
-            return try! Tensor(shape: shape, data: Array(UnsafeBufferPointer(start: v.data, count: count)))
+        let n = Int(t.tensors_count(list))
+        guard (0...Self.maxListCount).contains(n) else {
+            throw .invalidArgument(op: "\(name) plugin \(what)", detail: "returned a list of \(n) tensors (0…\(Self.maxListCount) allowed)")
         }
+        var tensors: [Tensor] = []
+        for i in 0..<n {
+            let v = t.tensors_get(list, Int32(i))
+            guard let shape = Self.shape(v.shape, rank: v.rank) else {
+                throw .invalidArgument(op: "\(name) plugin \(what)", detail: "returned tensor \(i) with rank \(v.rank) or a dimension out of range")
+            }
+            let count = shape.reduce(1, *)   // within maxTensorValues: checked by shape(_:rank:)
+            guard count == 0 || v.data != nil else {
+                throw .invalidArgument(op: "\(name) plugin \(what)", detail: "returned tensor \(i) without data")
+            }
+            tensors.append(try Tensor(shape: shape, data: count == 0 ? [] : Array(UnsafeBufferPointer(start: v.data, count: count))))
+        }
+        return tensors
     }
 
     private func message(_ error: rs_error) -> String {

@@ -19,12 +19,14 @@ public enum PluginError: Error, Equatable, CustomStringConvertible {
     case refused(String)
     case abiMismatch(String, plugin: UInt32, host: UInt32)
     case incomplete(String, missing: String)
+    case badValue(String, field: String, value: Int64, bound: String)
 
     public var description: String {
         switch self {
         case .unreadable(let f, let r): return "\(f): cannot read the plugin: \(r)"
         case .unsafePermissions(let f, let r): return "\(f): refused: \(r)"
         case .dlopen(let f, let r): return "\(f): cannot load the plugin: \(r)"
+        case .badValue(let f, let field, let value, let bound): return "\(f): refused: its \(field) is \(value), outside \(bound)"
         case .missingEntry(let f): return "\(f): not a revserve plugin: no \(REVSERVE_PLUGIN_ENTRY_SYMBOL) symbol"
         case .refused(let f): return "\(f): the plugin refused this host (ABI \(REVSERVE_PLUGIN_ABI_MAJOR).\(REVSERVE_PLUGIN_ABI_MINOR))"
         case .abiMismatch(let f, let p, let h): return "\(f): plugin ABI major version \(p), this revserve speaks \(h); rebuild the plugin against revserve_plugin.h version \(h)"
@@ -143,6 +145,13 @@ public enum PluginLoader {
             ("tensors_free", t.tensors_free != nil), ("tape_bytes", t.tape_bytes != nil), ("tape_free", t.tape_free != nil),
         ]
         if let missing = required.first(where: { !$0.1 }) { throw .incomplete(path, missing: missing.0) }
+        // Numbers the host divides by or loops over.
+        guard (1...PluginArchitecture.maxTransitionGroups).contains(Int(t.transition_groups)) else {
+            throw .badValue(path, field: "transition_groups", value: Int64(t.transition_groups), bound: "1…\(PluginArchitecture.maxTransitionGroups)")
+        }
+        guard (1...PluginArchitecture.maxFunctionsPerBlock).contains(Int(t.functions_per_block)) else {
+            throw .badValue(path, field: "functions_per_block", value: Int64(t.functions_per_block), bound: "1…\(PluginArchitecture.maxFunctionsPerBlock)")
+        }
         return PluginArchitecture(PluginLibrary(source: path, loadedFrom: copy, handle: handle, table: table))
     }
 

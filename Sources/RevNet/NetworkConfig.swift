@@ -42,6 +42,11 @@ public struct NetworkConfig: Sendable, Equatable, Codable {
     /// The largest input accepted: 2^24 values per image (a 4096 × 4096 grey image; the presets
     /// take 3 072).
     public static let maxInputValues = 1 << 24
+    /// Most classes (labels are an HDF5 attribute of at most 2^20 strings).
+    public static let maxClasses = 1 << 20
+    /// Most blocks in all units: the deepest preset has a few hundred; each block is several
+    /// tensors built before any weight is read, so a declared million is refused first.
+    public static let maxBlocks = 100_000
 
     /// Checks everything that does not depend on the architecture; the architecture's own
     /// constraints are checked by `validate(for:)`.
@@ -50,13 +55,15 @@ public struct NetworkConfig: Sendable, Equatable, Codable {
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 >= 1 }) else {
             throw bad("input_shape", "must be three positive sizes [C, H, W], got \(inputShape)")
         }
-        guard numClasses >= 1 else { throw bad("num_classes", "must be at least 1, got \(numClasses)") }
+        guard numClasses >= 1, numClasses <= Self.maxClasses else {
+            throw bad("num_classes", "must be from 1 to \(Self.maxClasses), got \(numClasses)")
+        }
         guard !unitChannels.isEmpty else { throw bad("unit_channels", "needs at least one unit") }
         guard unitBlocks.count == unitChannels.count else {
             throw bad("unit_blocks", "has \(unitBlocks.count) entries but unit_channels has \(unitChannels.count)")
         }
-        if let u = unitBlocks.firstIndex(where: { $0 < 1 }) {
-            throw bad("unit_blocks", "unit \(u) has \(unitBlocks[u]) blocks; every unit needs at least 1")
+        if let u = unitBlocks.firstIndex(where: { $0 < 1 || $0 > Self.maxBlocks }) {
+            throw bad("unit_blocks", "unit \(u) has \(unitBlocks[u]) blocks; every unit needs from 1 to \(Self.maxBlocks)")
         }
         if let u = unitChannels.firstIndex(where: { $0 < 1 }) {
             throw bad("unit_channels", "unit \(u) has width \(unitChannels[u]); widths must be positive")
@@ -72,11 +79,15 @@ public struct NetworkConfig: Sendable, Equatable, Codable {
         // checkpoint can declare any shape (the checkpoint fuzzer's 2 GiB out-of-memory).
         let inputValues = inputShape.reduce(1.0) { $0 * Double($1) }
         guard inputValues <= Double(Self.maxInputValues) else {
-            throw bad("input_shape", "\(inputShape) is \(Int(inputValues)) values per image; the limit is \(Self.maxInputValues)")
+            throw bad("input_shape", "\(inputShape) is \(inputValues) values per image; the limit is \(Self.maxInputValues)")
         }
         // An upper bound for every architecture: 2 · 9 · C² per block (Midpoint and Leapfrog
         // have 9 · C², Hamiltonian 4.5 · C²), plus stem, head and FC.
-        var parameters = Double(inputShape[0] * 9 + 2) * Double(unitChannels[0]) + Double(numClasses + 4) * Double(unitChannels[units - 1])
+        // In Double: the sizes are not yet bounded individually, and Int arithmetic could trap.
+        var parameters = (Double(inputShape[0]) * 9 + 2) * Double(unitChannels[0]) + (Double(numClasses) + 4) * Double(unitChannels[units - 1])
+        guard unitBlocks.reduce(0.0, { $0 + Double($1) }) <= Double(Self.maxBlocks) else {
+            throw bad("unit_blocks", "\(unitBlocks) are more than \(Self.maxBlocks) blocks in all")
+        }
         for u in 0..<units { parameters += Double(unitBlocks[u]) * (18 * Double(unitChannels[u]) * Double(unitChannels[u]) + 2 * Double(unitChannels[u])) }
         guard parameters <= Double(Self.maxParameters) else {
             throw bad("unit_channels", "widths \(unitChannels) with blocks \(unitBlocks) need up to \(Int(min(parameters, 9e18))) parameters; the limit is \(Self.maxParameters) (1 GiB)")

@@ -77,10 +77,17 @@ public struct Trainer {
             guard let k = sgd.velocity.position(of: buffer.name) else { continue }
             sgd.setVelocity(at: k, buffer.tensor)
         }
+        // The step and the partial epoch come from the file: bounded before they index anything.
+        let total = min(options.epochs * max(1, data.train.count / options.batchSize), options.maxSteps ?? Int.max)
+        guard optimizer.step >= 0, optimizer.step <= total else {
+            throw .resume("\(checkpointPath): /optimizer step is \(optimizer.step); a run of \(total) steps resumes from 0 to \(total)")
+        }
         step = optimizer.step
         history = Self.history(from: record)
-        if case .floats(let p)? = record.attributes["partial_epoch"], p.count == 4 {
-            partial = (p[0], Int(p[1]), Int(p[2]), p[3])
+        if case .floats(let p)? = record.attributes["partial_epoch"], p.count == 4,
+           let seen = Int(exactly: p[1].rounded()), let correct = Int(exactly: p[2].rounded()),
+           p.allSatisfy(\.isFinite), seen >= 0, correct >= 0, correct <= seen, seen <= data.train.count {
+            partial = (p[0], seen, correct, p[3])
         }
     }
 

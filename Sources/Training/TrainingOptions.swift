@@ -1,6 +1,7 @@
 // TrainingOptions: everything that defines a training run, validated before any work starts,
 // and recorded in every checkpoint's /training group so that --resume can continue it exactly.
 
+import Bounds
 import Formats
 import RevNet
 
@@ -57,17 +58,28 @@ public struct TrainingOptions: Sendable, Equatable {
     /// Checks the numbers; the network configuration is checked when it is built.
     public func validate() throws(TrainingError) {
         func bad(_ option: String, _ why: String) -> TrainingError { .invalidOption(option, why) }
-        guard epochs >= 1 else { throw bad("--epochs", "must be at least 1, got \(epochs)") }
-        if let maxSteps, maxSteps < 1 { throw bad("--max-steps", "must be at least 1, got \(maxSteps)") }
-        guard batchSize >= 2 else { throw bad("--batch-size", "must be at least 2 (batch norm needs two values per channel), got \(batchSize)") }
+        // Upper bounds keep epochs × steps per epoch (and every product with the batch size)
+        // far inside Int: 10^6 epochs of 2^20 images is 2^40 images.
+        for (option, value, bound) in [("--epochs", epochs, Self.epochsBound), ("--max-steps", maxSteps ?? 1, Self.stepsBound),
+                                       ("--warmup-steps", warmupSteps, Self.warmupStepsBound), ("--threads", threads, Self.threadsBound),
+                                       ("--synthetic-count", syntheticCount, Self.syntheticCountBound)] {
+            if let why = bound.violation(option, value) { throw bad(option, String(why.dropFirst(option.count + 1))) }
+        }
+        guard batchSize >= 2, batchSize <= Self.batchSizeBound.upperBound else {
+            throw bad("--batch-size", "must be from 2 (batch norm needs two values per channel) to \(Self.batchSizeBound.upperBound), got \(batchSize)")
+        }
         guard learningRate > 0, learningRate.isFinite else { throw bad("--lr", "must be positive, got \(learningRate)") }
         guard momentum >= 0, momentum < 1 else { throw bad("--momentum", "must be in [0, 1), got \(momentum)") }
-        guard weightDecay >= 0 else { throw bad("--weight-decay", "must not be negative, got \(weightDecay)") }
-        guard smoothness >= 0 else { throw bad("--smoothness", "must not be negative, got \(smoothness)") }
-        guard warmupSteps >= 0 else { throw bad("--warmup-steps", "must not be negative, got \(warmupSteps)") }
-        guard threads >= 1 else { throw bad("--threads", "must be at least 1, got \(threads)") }
-        guard syntheticCount >= 2 else { throw bad("--synthetic-count", "must be at least 2, got \(syntheticCount)") }
+        guard weightDecay >= 0, weightDecay.isFinite else { throw bad("--weight-decay", "must be finite and not negative, got \(weightDecay)") }
+        guard smoothness >= 0, smoothness.isFinite else { throw bad("--smoothness", "must be finite and not negative, got \(smoothness)") }
     }
+
+    public static let epochsBound = Bound(1...1_000_000, "epochs")
+    public static let stepsBound = Bound(1...(1 << 40), "steps")
+    public static let warmupStepsBound = Bound(0...(1 << 40), "steps")
+    public static let batchSizeBound = Bound(2...65_536, "images")
+    public static let threadsBound = Bound(1...256, "threads")
+    public static let syntheticCountBound = Bound(2...(1 << 20), "images")
 
     /// The /training attributes that describe this run.
     var attributes: [String: AttributeValue] {

@@ -76,7 +76,8 @@ func nextVersion(_ dir: String) -> Int {
     var largest = 0
     while let entry = readdir(d) {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if let n = Int(name), n > 0, String(n) == name { largest = max(largest, n) }
+        // Versions above 999 999 999 are not versions to the daemon (ModelConfig.versionBound).
+        if let n = Int(name), n > 0, n < 999_999_999, String(n) == name { largest = max(largest, n) }
     }
     return largest + 1
 }
