@@ -70,7 +70,7 @@ test: test-deps
 # fault in libhdf5 goes to Fuzz/libhdf5/checkpoint (replayed through the reading child), one
 # in revserve's own code is fixed and goes to Fuzz/regressions/checkpoint.
 FUZZ_SECONDS ?= 300
-FUZZ_TARGETS ?= png infer multipart checkpoint transfer
+FUZZ_TARGETS ?= png infer config multipart checkpoint transfer
 FUZZ_FLAGS := -c release --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
 fuzz: test-deps
 	swift build $(FUZZ_FLAGS) --product revserve-fuzz
