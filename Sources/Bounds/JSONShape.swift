@@ -38,9 +38,16 @@ public enum JSONShape {
         func place() -> String {
             topKey.isEmpty ? "" : " (under '\(String(decoding: topKey.prefix(64), as: UTF8.self))')"
         }
+        // The scan reads bytes as UTF-8; Foundation's decoders also accept UTF-16 and UTF-32,
+        // in which a byte 0x22 need not be a quote. JSON for exchange is UTF-8 (RFC 8259), so
+        // those are refused here rather than scanned wrongly.
+        if bytes.starts(with: [0xFE, 0xFF]) || bytes.starts(with: [0xFF, 0xFE]) {
+            throw BoundViolation("JSON must be UTF-8 (this starts with a UTF-16 or UTF-32 byte order mark)")
+        }
         for b in bytes {
+            if b == 0 { throw BoundViolation("JSON must be UTF-8 (this holds a NUL byte, as UTF-16 and UTF-32 do)") }
             if inString {
-                if readingTopKey && !escaped && b != UInt8(ascii: "\"") { topKey.append(b) }
+                if readingTopKey && !escaped && b != UInt8(ascii: "\"") && topKey.count < 64 { topKey.append(b) }
                 if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") {
                     inString = false
                     readingTopKey = false

@@ -62,6 +62,15 @@ public enum PNG {
                         bitDepth: Int(info.bit_depth), samples: samples)
     }
 
+    /// Width and height from a PNG's IHDR, without decoding; nil unless the bytes start with
+    /// the signature and an IHDR chunk.
+    public static func headerSize(_ bytes: [UInt8]) -> (width: Int, height: Int)? {
+        guard bytes.count >= 24, bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]),
+              bytes[12..<16].elementsEqual("IHDR".utf8) else { return nil }
+        func word(_ at: Int) -> Int { bytes[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) } }
+        return (word(16), word(20))
+    }
+
     /// Reads and decodes a PNG file.
     public static func decodeFile(_ path: String, maxPixels: Int = defaultMaxPixels) throws(FormatError) -> PNGImage {
         try decode(try readFile(path), name: path, maxPixels: maxPixels)

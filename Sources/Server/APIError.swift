@@ -124,14 +124,25 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Refuses a request target (path and query) longer than ConnectionLimits.maxURIBytes with 414
-/// before routing: the router and every message that names a path stay small.
-struct RequestTargetLimit<Context: RequestContext>: RouterMiddleware {
+/// What every request passes before routing: a request target of at most
+/// ConnectionLimits.maxURIBytes (414), no CONNECT (405: there is nothing to tunnel to), and a
+/// request that carries a body gets `Connection: close` on its answer (CloseAfterResponse then
+/// closes): a body that no handler reads is not read on, however slowly it arrives.
+struct RequestGuard<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let hasBody = request.headers[.transferEncoding] != nil || (request.headers[.contentLength].map { $0 != "0" } ?? false)
+        var response: Response
         let length = request.uri.string.utf8.count
-        guard length <= ConnectionLimits.maxURIBytes else {
-            return APIError(.uriTooLong, "the request target is \(length) bytes; the limit is \(ConnectionLimits.maxURIBytes)").response()
+        if request.method == .connect {
+            response = APIError(.methodNotAllowed, "CONNECT is not supported: the server tunnels nothing").response()
+            response.headers[.connection] = "close"
+            return response
+        } else if length > ConnectionLimits.maxURIBytes {
+            response = APIError(.uriTooLong, "the request target is \(length) bytes; the limit is \(ConnectionLimits.maxURIBytes)").response()
+        } else {
+            do { response = try await next(request, context) } catch { response = APIError.from(error).response() }
         }
-        return try await next(request, context)
+        if hasBody { response.headers[.connection] = "close" }
+        return response
     }
 }

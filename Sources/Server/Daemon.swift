@@ -42,7 +42,7 @@ public struct Daemon: Sendable {
         // HTTP/1 with bounded headers and an idle timeout (a connection that sends no complete
         // request head within it is closed: slow-header clients cannot pin connections).
         let http1Configuration = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [ParseErrorResponder()],
+            additionalChannelHandlers: [ParseErrorResponder(), CloseAfterResponse()],
             idleTimeout: .milliseconds(Int64(config.connections.idleTimeoutMilliseconds)),
             httpDecoderConfiguration: .init(maxHeaderFieldSize: config.connections.maxHeaderBytes,
                                             maxHeaderListSize: config.connections.maxHeaderBytes, maxHeaderFieldCount: 100))

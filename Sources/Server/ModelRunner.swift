@@ -5,6 +5,7 @@
 import Formats
 import Inference
 import NIOPosix
+import Synchronization
 import Tensor
 
 struct ModelRunner: Sendable {
@@ -27,16 +28,25 @@ struct ModelRunner: Sendable {
         case .tensor(let v, let count):
             (values, n) = (v, count)
         case .images(let images):
+            try checkPixelBudget(images)
             let maxPixels = maxImagePixels, preprocessor = model.preprocessor
-            values = try await NIOThreadPool.singleton.runIfActive {
-                var out = [Float]()
-                out.reserveCapacity(images.count * model.inputSize)
-                for (i, bytes) in images.enumerated() {
-                    let name = names?[i] ?? "image \(i)"
-                    let image = try PNG.decode(bytes, name: name, maxPixels: maxPixels)
-                    out += try preprocessor.input(from: image, name: name)
+            // Decoding is the costly part of a request: a client that goes away stops it
+            // between images instead of holding one of the pool's threads for its whole batch.
+            let cancelled = Arc(Atomic<Bool>(false))
+            values = try await withTaskCancellationHandler {
+                try await NIOThreadPool.singleton.runIfActive {
+                    var out = [Float]()
+                    out.reserveCapacity(images.count * model.inputSize)   // ≤ 2^26: RequestLimits.checkImages
+                    for (i, bytes) in images.enumerated() {
+                        guard !cancelled.value.load(ordering: .relaxed) else { throw CancellationError() }
+                        let name = names?[i] ?? "image \(i)"
+                        let image = try PNG.decode(bytes, name: name, maxPixels: maxPixels)
+                        out += try preprocessor.input(from: image, name: name)
+                    }
+                    return out
                 }
-                return out
+            } onCancel: {
+                cancelled.value.store(true, ordering: .relaxed)
             }
             n = images.count
         }
@@ -48,8 +58,30 @@ struct ModelRunner: Sendable {
         return (ModelResult(count: n, logits: answer.logits, probabilities: Self.softmax(answer.logits, classes: model.classes)), timings)
     }
 
+    /// The pixels all of a request's PNGs declare (read from their headers, before any decoding)
+    /// may add up to 4 × --max-image-pixels: one image may be as large as the limit allows, but
+    /// a request of many such images would hold the decoding threads for minutes.
+    func checkPixelBudget(_ images: [[UInt8]]) throws(APIError) {
+        let budget = 4 * maxImagePixels   // ≤ 2^28: maxImagePixelsBound
+        var total = 0
+        for bytes in images {
+            guard let (w, h) = PNG.headerSize(bytes) else { continue }   // not a PNG: the decoder says why
+            total += min(w * h, budget + 1)   // w, h < 2^32 each: the product fits; capped so the sum does too
+            if total > budget {
+                throw .tooLarge("the request's images hold more than \(budget) pixels in all (4 × the server's --max-image-pixels); send them in several requests")
+            }
+        }
+    }
+
     /// Row-wise softmax of n × classes logits (the engine's, max-subtracted).
     static func softmax(_ logits: [Float], classes: Int) -> [Float] {
         (try? SoftmaxCrossEntropy.softmax(Tensor(shape: [logits.count / classes, classes], data: logits)).data) ?? logits
     }
+}
+
+/// A reference box for sharing a value (here an atomic) between a task and the closure it
+/// hands to another thread.
+final class Arc<Value: ~Copyable & Sendable>: Sendable {
+    let value: Value
+    init(_ value: consuming Value) { self.value = value }
 }

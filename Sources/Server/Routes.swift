@@ -36,7 +36,7 @@ public struct InferenceAPI: Sendable {
         let router = Router(context: ServerContext.self)
         router.add(middleware: AccessLogMiddleware(metrics: metrics, logger: logger))
         router.add(middleware: ErrorMiddleware())
-        router.add(middleware: RequestTargetLimit())
+        router.add(middleware: RequestGuard())
 
         router.get("/v2/health/live") { _, _ in json(["live": true]) }
         router.get("/v2/health/ready") { _, _ in
@@ -158,9 +158,14 @@ public struct InferenceAPI: Sendable {
     private func serve(_ request: Request, _ context: ServerContext, name: String,
                        handler: @escaping @Sendable (Request, ByteBuffer, ServingModel) async throws -> Response) async throws -> Response {
         try state.admitWork()
-        // A declared length over the limit is refused before any of the body is awaited.
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limits.maxBodyBytes {
-            throw APIError.tooLarge("the body is \(declared) bytes, over the limit of \(limits.maxBodyBytes) (raise the server's --max-body-bytes)")
+        // A declared length over the limit is refused before any of the body is awaited (one
+        // that is all digits but past Int, 2^63 to 2^64 − 1 which llhttp accepts, is over it too).
+        if let text = request.headers[.contentLength] {
+            let declared = Int(text) ?? (text.allSatisfy(\.isASCII) && text.allSatisfy(\.isNumber) ? Int.max : nil)
+            guard let declared else { throw APIError.badRequest("Content-Length must be a non-negative integer, not \(quoted(text))") }
+            if declared > limits.maxBodyBytes {
+                throw APIError.tooLarge("the body is \(text) bytes, over the limit of \(limits.maxBodyBytes) (raise the server's --max-body-bytes)")
+            }
         }
         let serving = try resolve(context)
         let version = String(serving.descriptor.version)

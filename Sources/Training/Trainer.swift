@@ -84,10 +84,11 @@ public struct Trainer {
         }
         step = optimizer.step
         history = Self.history(from: record)
-        if case .floats(let p)? = record.attributes["partial_epoch"], p.count == 4,
-           let seen = Int(exactly: p[1].rounded()), let correct = Int(exactly: p[2].rounded()),
-           p.allSatisfy(\.isFinite), seen >= 0, correct >= 0, correct <= seen, seen <= data.train.count {
-            partial = (p[0], seen, correct, p[3])
+        // (loss, correct, seen, seconds), as saveCheckpoint writes it.
+        if case .floats(let p)? = record.attributes["partial_epoch"], p.count == 4, p.allSatisfy(\.isFinite),
+           let correct = Int(exactly: p[1].rounded()), let seen = Int(exactly: p[2].rounded()),
+           correct >= 0, correct <= seen, seen <= data.train.count {
+            partial = (p[0], correct, seen, p[3])
         }
     }
 

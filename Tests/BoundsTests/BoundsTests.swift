@@ -55,6 +55,10 @@ import Testing
         #expect(check("{" + members + "}")?.contains("more than 64 members") == true)
         let inputs = [String](repeating: #"{"name":"image"}"#, count: 65).joined(separator: ",")
         #expect(check(#"{"inputs":["# + inputs + "]}")?.contains("more than 64 objects (under 'inputs')") == true)
+        // UTF-16 and UTF-32 (where a 0x22 byte need not be a quote) are refused, not misread.
+        let utf16 = Array("{\"id\":\"\u{122}\",\"inputs\":[[[1]]]}".data(using: .utf16LittleEndian)!)
+        #expect(throws: BoundViolation.self) { try JSONShape.check(utf16, limits) }
+        #expect(throws: BoundViolation.self) { try JSONShape.check([0xFF, 0xFE, 0x7B, 0x00], limits) }
         // Arrays of arrays are tensors: wide is fine, only the scalar count binds.
         #expect(check("[" + [String](repeating: "[1]", count: 999).joined(separator: ",") + "]") == nil)
         #expect(check("[" + [String](repeating: "1.5e300", count: 1001).joined(separator: ",") + "]")?.contains("more than 1000 values") == true)

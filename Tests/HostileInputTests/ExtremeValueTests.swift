@@ -299,6 +299,98 @@ func postRaw(_ path: String, _ body: [UInt8], headers: [String] = []) -> [UInt8]
     }
 }
 
+/// What an independent hostile probe found after the cases above passed, each kept fixed:
+/// connections pinned by a pipelined request or a trickled body no handler reads, abandoned
+/// decoding that starved good requests, UTF-16 JSON past the scan, Content-Lengths between
+/// 2^63 and 2^64, and CONNECT.
+@Suite(.serialized, .timeLimit(.minutes(5 * testSlowdownMinutes))) struct IndependentProbeTests {
+    @Test func connectionsThatAHandlerDoesNotReadAreClosedAfterTheAnswer() async throws {
+        let daemon = try await DaemonProcess(arguments: suiteArguments + ["--max-connections", "4"])
+        let png = try sample("0009-sneaker.png")
+        let classify = Array("POST /v2/models/hamiltonian/classify HTTP/1.1\r\nHost: x\r\nContent-Length: \(png.count)\r\n\r\n".utf8) + png
+        let live = Array("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        // Four connections, each an inference request with a request pipelined behind it, or a
+        // huge body trickling into a route that reads none; then a fifth client.
+        var held: [Int32] = []
+        defer { held.forEach { close($0) } }
+        for i in 0..<4 {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            #expect(withUnixAddress(daemon.socket) { connect(fd, $0, $1) } == 0)
+            let bytes = i % 2 == 0 ? classify + live
+                : Array("POST /v2/health/live HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\nx".utf8)
+            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            held.append(fd)
+        }
+        // Each is answered, then closed by the server (a read returns 0 after the answer).
+        for (i, fd) in held.enumerated() {
+            let answer = try await onThread { () -> (String, Bool) in
+                var tv = timeval(tv_sec: Int(10 * testSlowdown), tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                var out = [UInt8](), buffer = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    // Keep trickling into the body that nobody reads.
+                    if i % 2 == 1 { _ = send(fd, "y", 1, Int32(MSG_NOSIGNAL)) }
+                    let n = recv(fd, &buffer, buffer.count, 0)
+                    if n == 0 { return (String(decoding: out, as: UTF8.self), true) }
+                    if n < 0 { return (String(decoding: out, as: UTF8.self), errno == ECONNRESET) }
+                    out += buffer[0..<n]
+                }
+            }
+            #expect(answer.0.hasPrefix("HTTP/1.1 "), "connection \(i): no answer")
+            #expect(answer.1, "connection \(i): still open after its answer: \(answer.0.prefix(200))")
+        }
+        #expect(try await daemon.get("/v2/health/live").status == 200)
+    }
+
+    @Test func abandonedDecodingStopsAndOneRequestCannotHoldTheDecoders() async throws {
+        let daemon = try await DaemonProcess(arguments: ["--max-images-per-request", "16"])
+        let png = try sample("0009-sneaker.png")
+        // A 4096×4096 16-bit RGBA image of zeros: 130 KB, 16 M pixels, within --max-image-pixels.
+        let bomb = try PNG.encode(PNGImage(width: 4096, height: 4096, channels: 4, bitDepth: 16,
+                                           samples: [UInt16](repeating: 0, count: 4096 * 4096 * 4)))
+        let header = Array(#"{"inputs":[{"name":"image","datatype":"BYTES","shape":[7],"parameters":{"binary_data_size":\#(7 * (bomb.count + 4))}}]}"#.utf8)
+        let request = postRaw("/v2/models/hamiltonian/infer", header + (0..<7).flatMap { _ in le32(UInt32(bomb.count)) + bomb },
+                              headers: ["Inference-Header-Content-Length: \(header.count)"])
+        let answer = try await onThread { try rawExchange(socket: daemon.socket, request) }
+        #expect(status(answer) == 413 && answer.contains("--max-image-pixels"), "\(answer.prefix(300))")
+        // Two requests of four such images, abandoned at once: a good request is not held up for long.
+        var four = Array(#"{"inputs":[{"name":"image","datatype":"BYTES","shape":[4],"parameters":{"binary_data_size":\#(4 * (bomb.count + 4))}}]}"#.utf8)
+        let fourHeader = four.count
+        for _ in 0..<4 { four += le32(UInt32(bomb.count)) + bomb }
+        for _ in 0..<2 {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            _ = withUnixAddress(daemon.socket) { connect(fd, $0, $1) }
+            let bytes = postRaw("/v2/models/hamiltonian/infer", four, headers: ["Inference-Header-Content-Length: \(fourHeader)"])
+            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            close(fd)
+        }
+        try await Task.sleep(nanoseconds: 300_000_000)
+        let start = Date()
+        #expect(try await daemon.post("/v2/models/hamiltonian/classify", png).status == 200)
+        let seconds = Date().timeIntervalSince(start)
+        // Unchecked, the two would have decoded eight images of ~1.7 s each on the pool's two threads.
+        #expect(seconds < 6 * testSlowdown, "a good request waited \(seconds) s behind abandoned decoding")
+        print("abandoned decoding: a good request answered in \(String(format: "%.2f", seconds)) s")
+    }
+
+    @Test func oddEncodingsAndLengthsAreRefusedAtOnce() async throws {
+        let daemon = try await DaemonProcess(arguments: suiteArguments)
+        let survival = Survival(daemon: daemon, good: try sample("0009-sneaker.png"))
+        let deep = "{\"id\":\"\u{122}\",\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"shape\":[1,1,28,28],\"data\":"
+            + String(repeating: "[", count: 300) + "0" + String(repeating: "]", count: 300) + "}]}"
+        try await survival.check("UTF-16 JSON nested 300 deep", postRaw("/v2/models/hamiltonian/infer", Array(deep.data(using: .utf16LittleEndian)!)),
+                                 allowed: [400], within: 3)
+        for length in ["9223372036854775808", "18446744073709551615"] {
+            let bytes = Array("POST /v2/models/hamiltonian/classify HTTP/1.1\r\nHost: x\r\nContent-Length: \(length)\r\n\r\nx".utf8)
+            try await survival.check("Content-Length \(length)", bytes, allowed: [400, 413], closeAllowed: true, within: 3)
+        }
+        // SwiftNIO sends no body with an answer to CONNECT; what matters is the status and the close.
+        let connect = try await onThread { try rawExchange(socket: daemon.socket, Array("CONNECT localhost:80 HTTP/1.1\r\nHost: x\r\n\r\n".utf8), timeout: 5) }
+        #expect(status(connect) == 405 && connect.lowercased().contains("connection: close"), "\(connect.prefix(300))")
+        try await survival.expectServing(after: "CONNECT")
+    }
+}
+
 func indexRows(_ daemon: DaemonProcess) async throws -> [[String: Any]] {
     let r = try await daemon.post("/v2/repository/index", [])
     return try JSONSerialization.jsonObject(with: Data(r.body)) as? [[String: Any]] ?? []

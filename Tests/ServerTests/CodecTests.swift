@@ -30,6 +30,30 @@ func decode(_ json: String, binary: [UInt8] = []) throws(APIError) -> InferReque
         #expect(throws: APIError.self) { try decode(#"{"inputs":[{"name":"input","datatype":"FP32","shape":[1,1,2,2],"data":[1,2,3,null]}]}"#) }
     }
 
+    /// The JSON scan refuses nesting past 32 levels; behind it, Foundation refuses past 512 and
+    /// FlatData recurses once per level. Measured: 500 levels of data (inside the request's
+    /// three, near Foundation's limit) overflow a 256 KiB thread stack (256 levels do not) and
+    /// decode on 512 KiB; the cooperative pool's threads have far more. The scan refuses at 32,
+    /// 8 times below what a 256 KiB stack survives.
+    @Test func theDecodersSurviveDepthsFarBeyondTheScan() throws {
+        for depth in [33, 128, 500] {
+            let json = #"{"inputs":[{"name":"input","datatype":"FP32","shape":[1,1,2,2],"data":"# + String(repeating: "[", count: depth)
+                + "1,2,3,4" + String(repeating: "]", count: depth) + "}]}"
+            let done = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) var decoded = 0
+            let thread = Thread {
+                decoded = (try? JSONDecoder().decode(WireRequest.self, from: Data(json.utf8)))?.inputs.first?.data?.numbers.count ?? -1
+                done.signal()
+            }
+            thread.stackSize = 512 << 10
+            thread.start()
+            done.wait()
+            #expect(decoded == 4, "depth \(depth): \(decoded)")
+            // The daemon's decoder refuses it first, naming the limit.
+            #expect(throws: APIError(.badRequest, "inference request JSON: nested more than 32 levels deep (under 'inputs')")) { try decode(json) }
+        }
+    }
+
     @Test func binaryElementsRoundTrip() throws {
         var bytes: [UInt8] = []
         BinaryTensor.appendBytes(["", "x", "héllo"], to: &bytes)
