@@ -43,6 +43,9 @@ public struct CheckpointReader: Sendable {
     }
 
     /// Runs the child, collecting both of its outputs until it exits or the time is up.
+    /// The largest message a reading child may send: 2 × 2^28 float32 values and 256 MiB more.
+    static let maxMessageBytes = (2 << 28) * 4 + (256 << 20)
+
     private func run(_ path: String) throws(FormatError) -> (status: Int32, signalled: Bool, output: [UInt8], errors: [UInt8]) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])
@@ -80,7 +83,17 @@ public struct CheckpointReader: Sendable {
             for p in fds where p.revents != 0 {
                 let n = Glibc.read(p.fd, &buffer, buffer.count)
                 if n > 0 {
-                    if p.fd == outFD { output += buffer[0..<n] } else { errors = (errors + buffer[0..<n]).suffix(1 << 16) }
+                    if p.fd == outFD {
+                        // The child's message is the checkpoint's weights, optimiser state and
+                        // history: bounded by the layout limits (2^28 parameters, twice, as
+                        // float32) plus headers. A child that sends more is not reading a checkpoint.
+                        guard output.count + n <= Self.maxMessageBytes else {
+                            kill(process.processIdentifier, SIGKILL)
+                            process.waitUntilExit()
+                            throw .unreadable(file: path, reason: "the reading process sent more than \(Self.maxMessageBytes) bytes")
+                        }
+                        output += buffer[0..<n]
+                    } else { errors = (errors + buffer[0..<n]).suffix(1 << 16) }
                 } else if n == 0 || errno != EINTR {
                     open.removeAll { $0 == p.fd }
                 }

@@ -63,7 +63,9 @@ struct ReadCheckpoint: ParsableCommand {
         // (Not under a sanitizer, whose shadow memory is terabytes of address space.)
         var info = stat()
         if !Self.sanitized, stat(checkpoint, &info) == 0 {
-            let cap = rlim_t(Self.baseAddressSpace) + 8 * rlim_t(max(0, info.st_size))
+            // Saturating: a sparse file can claim a size whose 8-fold passes 2^64.
+            let (scaled, overflow) = rlim_t(max(0, info.st_size)).multipliedReportingOverflow(by: 8)
+            let cap = overflow ? rlim_t.max : rlim_t(Self.baseAddressSpace).addingReportingOverflow(scaled).overflow ? rlim_t.max : rlim_t(Self.baseAddressSpace) + scaled
             var limit = rlimit(rlim_cur: cap, rlim_max: cap)
             _ = setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit)
         }
