@@ -98,7 +98,26 @@ public struct InferenceAPI: Sendable {
                 try await serve(request, context, name: "classify", handler: classify)
             }
         }
+        refuseOtherMethods(on: router)
         return router
+    }
+
+    /// A known path asked with another method answers 405 with `Allow` (PROTOCOL.md), not 404.
+    private func refuseOtherMethods(on router: Router<ServerContext>) {
+        var paths: [(String, HTTPRequest.Method)] = ["/v2/health/live", "/v2/health/ready", "/v2", "/metrics", "/v2/models/stats"].map { ($0, .get) }
+            + ["/v2/repository/index", "/v2/repository/models/:model/load", "/v2/repository/models/:model/unload"].map { ($0, .post) }
+        for base in ["/v2/models/:model", "/v2/models/:model/versions/:version"] {
+            paths += [(base, .get), (base + "/ready", .get), (base + "/stats", .get), (base + "/infer", .post), (base + "/classify", .post)]
+        }
+        for (path, allowed) in paths {
+            for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where method != allowed {
+                router.on(RouterPath(path), method: method) { _, _ -> Response in
+                    var response = APIError(.methodNotAllowed, "\(method) is not allowed here; this path takes \(allowed)").response()
+                    response.headers[.allow] = allowed.rawValue
+                    return response
+                }
+            }
+        }
     }
 
     // MARK: models

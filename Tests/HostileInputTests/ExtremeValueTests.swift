@@ -384,6 +384,14 @@ func postRaw(_ path: String, _ body: [UInt8], headers: [String] = []) -> [UInt8]
             let bytes = Array("POST /v2/models/hamiltonian/classify HTTP/1.1\r\nHost: x\r\nContent-Length: \(length)\r\n\r\nx".utf8)
             try await survival.check("Content-Length \(length)", bytes, allowed: [400, 413], closeAllowed: true, within: 3)
         }
+        // A known path with another method: 405 naming the method, with Allow (PROTOCOL.md).
+        for (method, path, allowed) in [("DELETE", "/v2/health/live", "GET"), ("GET", "/v2/models/hamiltonian/infer", "POST"),
+                                        ("PUT", "/v2/models/hamiltonian/versions/1/classify", "POST"), ("POST", "/v2/models/stats", "GET")] {
+            let bytes = request(method, path)
+            try await survival.check("\(method) \(path)", bytes, allowed: [405])
+            let answer = try await onThread { try rawExchange(socket: daemon.socket, bytes) }
+            #expect(answer.contains("Allow: \(allowed)"), "\(method) \(path): \(answer.prefix(300))")
+        }
         // SwiftNIO sends no body with an answer to CONNECT; what matters is the status and the close.
         let connect = try await onThread { try rawExchange(socket: daemon.socket, Array("CONNECT localhost:80 HTTP/1.1\r\nHost: x\r\n\r\n".utf8), timeout: 5) }
         #expect(status(connect) == 405 && connect.lowercased().contains("connection: close"), "\(connect.prefix(300))")
