@@ -40,6 +40,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             // with extreme header values.
             var choices = Choices(data[...])
             let bytes = data.starts(with: [0x89, 0x50]) ? data : Structured.png(&choices)
+            // The classify route's checks first (the request's pixel budget, from the header alone).
+            guard (try? DecoderEntryPoints.classifyImages(bytes, contentType: "image/png")) != nil else { return }
             Self.decodeAndPreprocess(bytes, maxPixels: 1 << 20)
         case .infer:
             // The first byte picks the framing: JSON only, raw image, JSON + binary, or (3, 4, 5)

@@ -10,12 +10,16 @@ public enum DecoderEntryPoints {
     public static func inferRequest(_ body: [UInt8], headerLength: Int?, model: ModelDescriptor,
                                     limits: RequestLimits = RequestLimits()) throws -> [[UInt8]] {
         let request = try InferRequest.decode(ByteBuffer(bytes: body), headerLength: headerLength, model: model, limits: limits)
-        if case .images(let images) = request.input { return images }
-        return []
+        guard case .images(let images) = request.input else { return [] }
+        // What the infer route checks next, before any image is decoded.
+        try RequestLimits.checkPixelBudget(images, maxImagePixels: limits.maxImagePixels)
+        return images
     }
 
     /// The images of a classify body with this content type.
-    public static func classifyImages(_ body: [UInt8], contentType: String?) throws -> [[UInt8]] {
-        try ClassifyRequest.images(ByteBuffer(bytes: body), contentType: contentType).map(\.bytes)
+    public static func classifyImages(_ body: [UInt8], contentType: String?, limits: RequestLimits = RequestLimits()) throws -> [[UInt8]] {
+        let images = try ClassifyRequest.images(ByteBuffer(bytes: body), contentType: contentType, maxImages: limits.maxImagesPerRequest).map(\.bytes)
+        try RequestLimits.checkPixelBudget(images, maxImagePixels: limits.maxImagePixels)
+        return images
     }
 }

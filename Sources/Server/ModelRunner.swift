@@ -28,7 +28,7 @@ struct ModelRunner: Sendable {
         case .tensor(let v, let count):
             (values, n) = (v, count)
         case .images(let images):
-            try checkPixelBudget(images)
+            try RequestLimits.checkPixelBudget(images, maxImagePixels: maxImagePixels)
             let maxPixels = maxImagePixels, preprocessor = model.preprocessor
             // Decoding is the costly part of a request: a client that goes away stops it
             // between images instead of holding one of the pool's threads for its whole batch.
@@ -56,21 +56,6 @@ struct ModelRunner: Sendable {
         timings.infer = answer.computeNanos
         metrics.queued(model: model.name, nanoseconds: answer.queueNanos)
         return (ModelResult(count: n, logits: answer.logits, probabilities: Self.softmax(answer.logits, classes: model.classes)), timings)
-    }
-
-    /// The pixels all of a request's PNGs declare (read from their headers, before any decoding)
-    /// may add up to 4 × --max-image-pixels: one image may be as large as the limit allows, but
-    /// a request of many such images would hold the decoding threads for minutes.
-    func checkPixelBudget(_ images: [[UInt8]]) throws(APIError) {
-        let budget = 4 * maxImagePixels   // ≤ 2^28: maxImagePixelsBound
-        var total = 0
-        for bytes in images {
-            guard let (w, h) = PNG.headerSize(bytes) else { continue }   // not a PNG: the decoder says why
-            total += min(w * h, budget + 1)   // w, h < 2^32 each: the product fits; capped so the sum does too
-            if total > budget {
-                throw .tooLarge("the request's images hold more than \(budget) pixels in all (4 × the server's --max-image-pixels); send them in several requests")
-            }
-        }
     }
 
     /// Row-wise softmax of n × classes logits (the engine's, max-subtracted).

@@ -46,6 +46,23 @@ public struct RequestLimits: Sendable {
         return JSONShapeLimits(maxScalars: values)
     }
 
+    /// The pixels all of a request's PNGs declare (read from their headers, before any decoding)
+    /// may add up to 4 × --max-image-pixels: one image may be as large as the limit allows, but
+    /// a request of many such images would hold the decoding threads for minutes.
+    static func checkPixelBudget(_ images: [[UInt8]], maxImagePixels: Int) throws(APIError) {
+        let budget = 4 * maxImagePixels   // ≤ 2^28: maxImagePixelsBound
+        var total = 0
+        for bytes in images {
+            guard let (w, h) = PNG.headerSize(bytes) else { continue }   // not a PNG: the decoder says why
+            // Each side is up to 2^32 − 1, so the product can pass Int.max; capped at budget + 1
+            // so that the sum stays small too.
+            total += min(Checked.product(w, h) ?? Int.max, budget + 1)
+            if total > budget {
+                throw .tooLarge("the request's images hold more than \(budget) pixels in all (4 × the server's --max-image-pixels); send them in several requests")
+            }
+        }
+    }
+
     /// A request of `n` images (or inputs) for a model taking `inputSize` values each: within
     /// --max-images-per-request, and within one batch's worth of input values (a 70-byte PNG
     /// becomes inputSize floats, so the image count alone does not bound the memory).

@@ -102,6 +102,20 @@ func postRaw(_ path: String, _ body: [UInt8], headers: [String] = []) -> [UInt8]
             try await survival.check("version \(v.prefix(30))", postRaw("/v2/models/hamiltonian/versions/\(query)/infer", Array("{}".utf8)))
             cases += 3
         }
+        // PNG headers at the edges of IHDR's 32-bit sides (the independent probe's 2^32 − 1 square
+        // overflowed the request's pixel count), raw, in binary BYTES and in JSON.
+        for (w, h) in [(UInt32.max, UInt32.max), (0x8000_0000, 0x8000_0000), (0x7FFF_FFFF, 0x7FFF_FFFF), (UInt32.max, 1), (1, UInt32.max),
+                       (65_536, 65_536), (0, UInt32.max), (4097, 4096)] {
+            let header = pngHeader(width: w, height: h)
+            try await survival.check("classify a PNG header of \(w)×\(h)", postRaw("/v2/models/hamiltonian/classify", header), allowed: [400, 413])
+            let json = Array(#"{"inputs":[{"name":"image","datatype":"BYTES","shape":[2],"parameters":{"binary_data_size":\#(2 * (header.count + 4))}}]}"#.utf8)
+            try await survival.check("infer two PNG headers of \(w)×\(h)", postRaw(infer, json + le32(UInt32(header.count)) + header + le32(UInt32(header.count)) + header,
+                                                                                  headers: ["Inference-Header-Content-Length: \(json.count)"]), allowed: [400, 413])
+            let b64 = Data(header).base64EncodedString()
+            try await survival.check("infer a base64 PNG header of \(w)×\(h)",
+                                     postRaw(infer, Array(#"{"inputs":[{"name":"image","datatype":"BYTES","shape":[1],"data":["\#(b64)"]}]}"#.utf8)), allowed: [400, 413])
+            cases += 3
+        }
         // The case the review found: n · 784 fits in Int, n · 784 · 4 does not.
         let trap = Array(#"{"inputs":[{"name":"input","datatype":"FP32","shape":[3000000000000000,1,28,28],"parameters":{"binary_data_size":0}}]}"#.utf8)
         let answer = try await onThread { try rawExchange(socket: daemon.socket, postRaw(infer, trap, headers: ["Inference-Header-Content-Length: \(trap.count)"])) }
