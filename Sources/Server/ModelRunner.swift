@@ -5,7 +5,7 @@
 import Formats
 import Inference
 import NIOPosix
-import Synchronization
+import Locking
 import Tensor
 
 struct ModelRunner: Sendable {
@@ -32,13 +32,13 @@ struct ModelRunner: Sendable {
             let maxPixels = maxImagePixels, preprocessor = model.preprocessor
             // Decoding is the costly part of a request: a client that goes away stops it
             // between images instead of holding one of the pool's threads for its whole batch.
-            let cancelled = Arc(Atomic<Bool>(false))
+            let cancelled = Locked(false)
             values = try await withTaskCancellationHandler {
                 try await NIOThreadPool.singleton.runIfActive {
                     var out = [Float]()
                     out.reserveCapacity(images.count * model.inputSize)   // ≤ 2^26: RequestLimits.checkImages
                     for (i, bytes) in images.enumerated() {
-                        guard !cancelled.value.load(ordering: .relaxed) else { throw CancellationError() }
+                        guard !cancelled.withLock({ $0 }) else { throw CancellationError() }
                         let name = names?[i] ?? "image \(i)"
                         let image = try PNG.decode(bytes, name: name, maxPixels: maxPixels)
                         out += try preprocessor.input(from: image, name: name)
@@ -46,7 +46,7 @@ struct ModelRunner: Sendable {
                     return out
                 }
             } onCancel: {
-                cancelled.value.store(true, ordering: .relaxed)
+                cancelled.withLock { $0 = true }
             }
             n = images.count
         }
@@ -64,9 +64,3 @@ struct ModelRunner: Sendable {
     }
 }
 
-/// A reference box for sharing a value (here an atomic) between a task and the closure it
-/// hands to another thread.
-final class Arc<Value: ~Copyable & Sendable>: Sendable {
-    let value: Value
-    init(_ value: consuming Value) { self.value = value }
-}

@@ -8,6 +8,8 @@
 // outside is not one to call with a client's bytes, so the format (small, and fully specified)
 // is parsed here, where every path ends in a value or a thrown message.
 
+import Foundation
+
 struct MultipartForm {
     struct Part: Equatable {
         /// The filename parameter of its Content-Disposition, if any.
@@ -115,8 +117,8 @@ struct MultipartForm {
     static func dispositionFilename(_ value: String) -> String? {
         for parameter in value.split(separator: ";").dropFirst() {
             let kv = parameter.split(separator: "=", maxSplits: 1)
-            guard kv.count == 2, kv[0].trimmingSpaces.lowercased() == "filename" else { continue }
-            var v = kv[1].trimmingSpaces
+            guard kv.count == 2, kv[0].trimmingCharacters(in: .whitespaces).lowercased() == "filename" else { continue }
+            var v = kv[1].trimmingCharacters(in: .whitespaces)
             if v.count >= 2, v.hasPrefix("\""), v.hasSuffix("\"") { v = String(v.dropFirst().dropLast()) }
             return v
         }
@@ -141,8 +143,3 @@ struct MultipartForm {
     }
 }
 
-private extension StringProtocol {
-    var trimmingSpaces: String {
-        String(drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
-    }
-}

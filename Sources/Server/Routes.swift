@@ -249,8 +249,8 @@ public struct InferenceAPI: Sendable {
             }
             headerLength = n
         }
+        // Decoding bounds the batch (RequestLimits.checkImages) before anything is sized by it.
         let parsed = try InferRequest.decode(body, headerLength: headerLength, model: serving.descriptor, limits: limits)
-        try limits.checkImages(parsed.input.count, inputSize: serving.descriptor.inputSize)
         let (result, timings) = try await runner.run(parsed.input, timeout: parsed.timeoutNanos, on: serving)
         let encodeStart = BatchScheduler.now()
         let response = try InferResponse.encode(result, for: parsed, model: serving.descriptor)
