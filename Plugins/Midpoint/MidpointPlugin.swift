@@ -7,6 +7,6 @@ import RevNet
 
 @_cdecl("revserve_plugin_entry")
 public func revserve_plugin_entry(_ hostMajor: UInt32, _ hostMinor: UInt32) -> UnsafePointer<rs_plugin>? {
-    PluginExport.entry(Midpoint(), description: "Midpoint reversible blocks (NETWORKS.md §2), revserve's Swift implementation",
+    PluginExport.entry(Midpoint(), description: "Midpoint reversible blocks (docs/spec/NETWORKS.md §2), revserve's Swift implementation",
                        hostMajor: hostMajor, hostMinor: hostMinor)
 }

@@ -1,4 +1,4 @@
-// Checkpoint: the contents of a checkpoint file, format v1 (CHECKPOINT.md), as plain values:
+// Checkpoint: the contents of a checkpoint file, format v1 (docs/spec/CHECKPOINT.md), as plain values:
 // header and configuration, labels, weights by name, and the optional optimiser state and
 // training record. Formats knows tensors, not networks: which weights an architecture needs is
 // supplied by the caller when reading (see CheckpointFile.read).

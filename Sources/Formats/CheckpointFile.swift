@@ -1,4 +1,4 @@
-// CheckpointFile: reading and writing checkpoint files (CHECKPOINT.md). Reading validates
+// CheckpointFile: reading and writing checkpoint files (docs/spec/CHECKPOINT.md). Reading validates
 // everything the format promises and names the file, the HDF5 path and the expectation in every
 // error; writing is atomic (AtomicFile).
 

@@ -4,7 +4,7 @@
 public enum FormatError: Error, Equatable, Codable, CustomStringConvertible {
     case fileNotFound(file: String)
     case unreadable(file: String, reason: String)
-    /// A checkpoint that does not follow CHECKPOINT.md: `path` is the HDF5 path inside the file.
+    /// A checkpoint that does not follow docs/spec/CHECKPOINT.md: `path` is the HDF5 path inside the file.
     case checkpoint(file: String, path: String, problem: String)
     case image(file: String, problem: String)
     /// An image whose width·height is over the decoder's pixel limit (checked before decoding).

@@ -8,7 +8,7 @@ import CShims
 import Locking
 import Tensor
 
-/// An attribute value as CHECKPOINT.md uses them.
+/// An attribute value as docs/spec/CHECKPOINT.md uses them.
 public enum AttributeValue: Sendable, Equatable, Codable {
     case int(Int)
     case ints([Int])

@@ -1,4 +1,4 @@
-// ImagePreprocessor: a decoded image → the model's input tensor, NETWORKS.md §1 and the rules
+// ImagePreprocessor: a decoded image → the model's input tensor, docs/spec/NETWORKS.md §1 and the rules
 // below, in this order:
 // 1. scale samples to [0, 1]: v / 255 for 8-bit, v / 65535 for 16-bit;
 // 2. composite alpha onto black: c · a, then drop the alpha channel;

@@ -1,4 +1,4 @@
-// Hamiltonian: the Hamiltonian reversible block (NETWORKS.md §2), forward, reconstruction and
+// Hamiltonian: the Hamiltonian reversible block (docs/spec/NETWORKS.md §2), forward, reconstruction and
 // backward side by side. State [Y, Z] = the two halves of the unit's C channels.
 //
 //   forward:  Y ← Y + h·K1ᵀσ(K1 Z + b1);  Z ← Z − h·K2ᵀσ(K2 Y + b2)   (with the new Y)

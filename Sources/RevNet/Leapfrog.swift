@@ -1,4 +1,4 @@
-// Leapfrog: the Leapfrog reversible block (NETWORKS.md §2) on the shared two-step machinery
+// Leapfrog: the Leapfrog reversible block (docs/spec/NETWORKS.md §2) on the shared two-step machinery
 // (TwoStepScheme.swift), which supplies forward, reconstruction and backward.
 //
 //   G_j(Y) = K_jᵀ σ(K_j Y + b_j)

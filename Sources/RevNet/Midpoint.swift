@@ -1,4 +1,4 @@
-// Midpoint: the Midpoint reversible block (NETWORKS.md §2) on the shared two-step machinery
+// Midpoint: the Midpoint reversible block (docs/spec/NETWORKS.md §2) on the shared two-step machinery
 // (TwoStepScheme.swift), which supplies forward, reconstruction and backward.
 //
 //   F_j(Y) = σ(K_j Y − K_jᵀ Y + b_j)

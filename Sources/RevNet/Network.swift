@@ -1,8 +1,8 @@
-// Network: a whole reversible network (NETWORKS.md §1): stem, units of reversible blocks,
+// Network: a whole reversible network (docs/spec/NETWORKS.md §1): stem, units of reversible blocks,
 // transitions, head. Holds the configuration, the architecture and the weights, and runs
 // inference (batch norm in eval mode). Training lives in NetworkTraining.swift.
 //
-// Weight names are CHECKPOINT.md's: stem/conv/weight, stem/bn/{weight,bias,running_mean,
+// Weight names are docs/spec/CHECKPOINT.md's: stem/conv/weight, stem/bn/{weight,bias,running_mean,
 // running_var}, units/<u>/blocks/<j>/<param>, head/bn/…, head/fc/{weight,bias}.
 
 import Tensor

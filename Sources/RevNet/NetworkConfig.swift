@@ -1,5 +1,5 @@
 // NetworkConfig: the shape of a network (architecture, units, widths, h, input, classes), the
-// named presets of NETWORKS.md §4, and validation that says which value is wrong and why.
+// named presets of docs/spec/NETWORKS.md §4, and validation that says which value is wrong and why.
 
 public struct NetworkConfig: Sendable, Equatable, Codable {
     /// Architecture name: `hamiltonian`, `midpoint`, `leapfrog` or another registered one.
@@ -122,7 +122,7 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// The named models of NETWORKS.md §4 (the paper's table).
+/// The named models of docs/spec/NETWORKS.md §4 (the paper's table).
 public enum Presets {
     public struct Preset: Sendable {
         public var architecture: String

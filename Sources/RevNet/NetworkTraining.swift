@@ -2,7 +2,7 @@
 //
 // - standard: every block keeps its tape (inputs and activations of its residual functions)
 //   from forward to backward. Memory grows with depth.
-// - reversible: each unit keeps only its final state (NETWORKS.md §3); backward walks the unit
+// - reversible: each unit keeps only its final state (docs/spec/NETWORKS.md §3); backward walks the unit
 //   from its last block to its first, reconstructing each block's input from its output with one
 //   evaluation of each residual function, whose tape then serves that block's backward at once
 //   (RevNet's algorithm: no separate inverse-then-rerun). Memory is O(units), flat in depth.

@@ -6,7 +6,7 @@
 import Locking
 import Tensor
 
-/// One parameter tensor of a block: its dataset name (CHECKPOINT.md) and shape.
+/// One parameter tensor of a block: its dataset name (docs/spec/CHECKPOINT.md) and shape.
 public struct ParameterSpec: Sendable, Equatable {
     public enum Role: Sendable, Equatable { case convolutionWeight, bias }
     public var name: String

@@ -5,7 +5,7 @@
 //   inverse of j ≥ 2:    Y_{j−2} = (Y_j − α·Y_{j−1} − γ·f(Y_{j−1})) / β      (β = ±1)
 //
 // and differ only in f and the coefficients, which each architecture's file states next to
-// NETWORKS.md's formula. State: [Y₀] entering a unit, [Y_{j−1}, Y_j] after block j; the unit
+// docs/spec/NETWORKS.md's formula. State: [Y₀] entering a unit, [Y_{j−1}, Y_j] after block j; the unit
 // output is the last part. Tape: [V, a] of the one evaluation of f.
 //
 // Backward, with output gradient [a, b] for (Y_{j−1}, Y_j):

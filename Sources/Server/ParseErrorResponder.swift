@@ -1,6 +1,6 @@
 // ParseErrorResponder: answers a request the HTTP parser refuses (broken framing, conflicting
 // lengths, an over-long request line or header) with a status and a JSON `error` body, then
-// closes the connection: the same shape of answer as every other refusal (PROTOCOL.md, Errors).
+// closes the connection: the same shape of answer as every other refusal (docs/PROTOCOL.md, Errors).
 // Hummingbird's own fallback answers such requests with an empty 400.
 
 import Foundation

@@ -1,4 +1,4 @@
-// UnixSocketFile: PROTOCOL.md's socket conventions: a stale socket (a socket nobody listens
+// UnixSocketFile: docs/spec/PROTOCOL.md's socket conventions: a stale socket (a socket nobody listens
 // on) is removed before binding, any other file is refused; the new socket gets its mode; on
 // exit the file is removed only if it is still ours. Also systemd's LISTEN_FDS.
 

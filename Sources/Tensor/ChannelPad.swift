@@ -1,6 +1,6 @@
 // ChannelPad: symmetric zero-padding of channels, as the transitions between units need it, and
 // its backward (a slice). With `groups` > 1 each contiguous group of channels is padded on its
-// own: the Hamiltonian network pads its Y and Z halves separately (NETWORKS.md §1).
+// own: the Hamiltonian network pads its Y and Z halves separately (docs/spec/NETWORKS.md §1).
 
 public enum ChannelPad {
     /// x: (N, C, H, W) → (N, C + groups·(before + after), H, W). Each of the `groups` groups of

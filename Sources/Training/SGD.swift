@@ -11,7 +11,7 @@ public struct SGD: Sendable {
     public var weightDecay: Float
     /// Momentum buffers, index-aligned with the network's weights.
     public private(set) var velocity: ParameterSet
-    /// Which tensors get weight decay (NETWORKS.md §3: all conv and FC weights).
+    /// Which tensors get weight decay (docs/spec/NETWORKS.md §3: all conv and FC weights).
     private let decays: [Bool]
     private let trainable: [Bool]
 

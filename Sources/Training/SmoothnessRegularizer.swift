@@ -1,5 +1,5 @@
 // SmoothnessRegularizer: the paper's R = α·h·Σ_j Σ_k ‖(K_{j+1,k} − K_{j,k}) / h‖²_F over
-// consecutive blocks of each unit (NETWORKS.md §3), its value and its gradient.
+// consecutive blocks of each unit (docs/spec/NETWORKS.md §3), its value and its gradient.
 // With D_j = K_{j+1} − K_j:  R = (α/h)·Σ_j ‖D_j‖²,  ∂R/∂K_j = (2α/h)·(D_{j−1} − D_j).
 
 import RevNet

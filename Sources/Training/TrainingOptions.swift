@@ -28,7 +28,7 @@ public struct TrainingOptions: Sendable, Equatable {
     public var learningRate: Float
     public var momentum: Float = 0.9
     public var weightDecay: Float = 2e-4
-    /// α of the smoothness regulariser (NETWORKS.md §3); 0 turns it off.
+    /// α of the smoothness regulariser (docs/spec/NETWORKS.md §3); 0 turns it off.
     public var smoothness: Float = 2e-4
     public var schedule: ScheduleKind = .step
     /// Linear warm-up from 0 over this many steps.

@@ -11,7 +11,9 @@ struct BenchKernels: ParsableCommand {
         abstract: "Time the convolution kernels against a large sgemm on the same threads.",
         discussion: """
             Shapes are those of hamiltonian-74 (C = 16, 32, 56 per half at 32×32, 16×16, 8×8).
-            Example: revserve bench kernels --threads 2 --batch 64 --json
+
+            Example:
+              revserve bench kernels --threads 2 --batch 64 --json
             """)
 
     @Option(help: "Worker threads (default: all online cores).")

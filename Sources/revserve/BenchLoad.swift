@@ -14,10 +14,13 @@ struct BenchLoad: AsyncParsableCommand {
         commandName: "load",
         abstract: "Load a running daemon with concurrent single-image classify requests.",
         discussion: """
-            Each client sends one image per request, waits for the answer and sends the next,
-            for --seconds after --warmup seconds. The mean executed batch size is the change in
+            Each client sends one image per request, waits for the answer and sends the next, \
+            for --seconds after --warmup seconds. The mean executed batch size is the change in \
             the model's inference_count over the change in its execution_count (GET …/stats).
-            Example: revserve bench load --socket /tmp/rs.sock --model hamiltonian --clients 32 samples/0009-sneaker.png
+
+            Example:
+              revserve bench load --socket /tmp/rs.sock --model hamiltonian \\
+                  --clients 32 samples/0009-sneaker.png
             """)
 
     @Option(help: "The daemon's socket.")

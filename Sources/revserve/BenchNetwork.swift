@@ -35,7 +35,11 @@ struct BenchInfer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "infer",
         abstract: "Inference throughput of a network on random weights.",
-        discussion: "Example: revserve bench infer --preset hamiltonian-74 --input 3,32,32 --batch 64 --json")
+        discussion: """
+            Example:
+              revserve bench infer --preset hamiltonian-74 --input 3,32,32 \\
+                  --batch 64 --json
+            """)
 
     @OptionGroup var network: NetworkOptions
     @OptionGroup var options: BenchRunOptions
@@ -55,9 +59,12 @@ struct BenchTrain: ParsableCommand {
         commandName: "train",
         abstract: "Training-step throughput and memory of a network on random weights.",
         discussion: """
-            A step is forward, backward and an SGD update. --memory reversible keeps only each
+            A step is forward, backward and an SGD update. --memory reversible keeps only each \
             unit's last state(s); standard keeps every block's activations.
-            Example: revserve bench train --arch hamiltonian --units 100,100,100 --channels 32,64,128 --batch 32 --memory reversible --json
+
+            Example:
+              revserve bench train --arch hamiltonian --units 100,100,100 \\
+                  --channels 32,64,128 --batch 32 --memory reversible --json
             """)
 
     @OptionGroup var network: NetworkOptions

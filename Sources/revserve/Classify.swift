@@ -11,13 +11,15 @@ struct Classify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Classify PNG images with a running `revserve serve` daemon.",
         discussion: """
-            Sends each file to POST /v2/models/MODEL/classify (several at a time, so the daemon
-            batches them) and prints 'file: label (probability)', or with --json an array of
-            objects with file, model, version and predictions. The exit status is non-zero if
+            Sends each file to POST /v2/models/MODEL/classify (several at a time, so the daemon \
+            batches them) and prints 'file: label (probability)', or with --json an array of \
+            objects with file, model, version and predictions. The exit status is non-zero if \
             the daemon is unreachable or any file failed.
+
             Examples:
               revserve classify --model hamiltonian samples/*.png
-              revserve classify --socket /tmp/rs.sock --model midpoint --top 3 --json shoe.png
+              revserve classify --socket /tmp/rs.sock --model midpoint --top 3 \\
+                  --json shoe.png
             """)
 
     @Option(help: "The daemon's socket (default: $XDG_RUNTIME_DIR/revserve.sock, else /tmp/revserve-<uid>.sock).")

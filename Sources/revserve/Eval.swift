@@ -10,7 +10,11 @@ import Training
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a checkpoint on a dataset's test split.",
-        discussion: "Example: revserve eval --checkpoint models/hamiltonian/1/model.h5 --dataset fashion-mnist")
+        discussion: """
+            Example:
+              revserve eval --checkpoint models/hamiltonian/1/model.h5 \\
+                  --dataset fashion-mnist
+            """)
 
     @Option(help: "The checkpoint (.h5).")
     var checkpoint: String

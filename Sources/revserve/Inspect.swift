@@ -10,7 +10,10 @@ import Training
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Describe a checkpoint: architecture, shapes, labels, history, stability.",
-        discussion: "Example: revserve inspect models/hamiltonian/1/model.h5")
+        discussion: """
+            Example:
+              revserve inspect models/hamiltonian/1/model.h5
+            """)
 
     @Argument(help: "The checkpoint (.h5).")
     var checkpoint: String

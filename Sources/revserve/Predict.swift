@@ -12,10 +12,13 @@ struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Classify PNG images with a checkpoint, in-process.",
         discussion: """
-            Prints 'file: label (probability)' per image, or with --json an array of objects with
-            file, logits, probabilities and top. Images are decoded, converted to the model's
+            Prints 'file: label (probability)' per image, or with --json an array of objects with \
+            file, logits, probabilities and top. Images are decoded, converted to the model's \
             channels and size, and normalised as the checkpoint says (see docs/FORMATS.md).
-            Example: revserve predict --checkpoint models/hamiltonian/1/model.h5 --top 3 samples/*.png
+
+            Example:
+              revserve predict --checkpoint models/hamiltonian/1/model.h5 --top 3 \\
+                  samples/*.png
             """)
 
     @Option(help: "The checkpoint (.h5) to classify with.")

@@ -12,12 +12,15 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a reversible network and write checkpoints.",
         discussion: """
-            Writes an atomic checkpoint (with optimiser state and history) after every epoch, plus a
-            metrics file (JSON lines) and an SVG chart next to it. Ctrl-C stops after writing a
+            Writes an atomic checkpoint (with optimiser state and history) after every epoch, plus a \
+            metrics file (JSON lines) and an SVG chart next to it. Ctrl-C stops after writing a \
             checkpoint; --resume continues exactly where it stopped.
+
             Examples:
-              revserve train --arch hamiltonian --dataset fashion-mnist --epochs 1 --out h.h5
-              revserve train --preset hamiltonian-74 --dataset cifar10 --data cifar-10-batches-bin --repository models --model h74
+              revserve train --arch hamiltonian --dataset fashion-mnist \\
+                  --epochs 1 --out h.h5
+              revserve train --preset hamiltonian-74 --dataset cifar10 \\
+                  --data cifar-10-batches-bin --repository models --model h74
               revserve train --resume h.h5 --epochs 20 --out h.h5
             """)
 

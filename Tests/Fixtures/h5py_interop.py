@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checkpoint interoperability with h5py (Debian's python3-h5py), used by the tests.
 
-  h5py_interop.py check FILE   checks every path, type and shape of CHECKPOINT.md in a file
+  h5py_interop.py check FILE   checks every path, type and shape of docs/spec/CHECKPOINT.md in a file
                                revserve wrote; prints "ok" or the first problem and exits 1.
   h5py_interop.py write FILE   writes a small Hamiltonian checkpoint from a PyTorch-style
                                state_dict (numpy arrays under nn.Module names), the way a user

@@ -398,7 +398,7 @@ func postRaw(_ path: String, _ body: [UInt8], headers: [String] = []) -> [UInt8]
             let bytes = Array("POST /v2/models/hamiltonian/classify HTTP/1.1\r\nHost: x\r\nContent-Length: \(length)\r\n\r\nx".utf8)
             try await survival.check("Content-Length \(length)", bytes, allowed: [400, 413], closeAllowed: true, within: 3)
         }
-        // A known path with another method: 405 naming the method, with Allow (PROTOCOL.md).
+        // A known path with another method: 405 naming the method, with Allow (docs/PROTOCOL.md).
         for (method, path, allowed) in [("DELETE", "/v2/health/live", "GET"), ("GET", "/v2/models/hamiltonian/infer", "POST"),
                                         ("PUT", "/v2/models/hamiltonian/versions/1/classify", "POST"), ("POST", "/v2/models/stats", "GET")] {
             let bytes = request(method, path)

@@ -1,5 +1,5 @@
 // Float64Reference: an independent double-precision implementation of the networks, written
-// straight from NETWORKS.md with a tiny reverse-mode autodiff, so that the engine's hand-derived
+// straight from docs/spec/NETWORKS.md with a tiny reverse-mode autodiff, so that the engine's hand-derived
 // backward passes (both memory modes) are compared with gradients nobody derived by hand.
 // Naive loops everywhere: it is for tiny test networks only.
 
@@ -249,7 +249,7 @@ public struct Float64Gradients {
     public var input: [Double]
 }
 
-/// Evaluates a network's training-mode loss in float64 from NETWORKS.md and differentiates it.
+/// Evaluates a network's training-mode loss in float64 from docs/spec/NETWORKS.md and differentiates it.
 public func float64Gradients(_ net: Network, _ x: Tensor, _ labels: [Int]) -> Float64Gradients {
     let g = DGraph()
     var leaves: [String: DVar] = [:]
@@ -284,7 +284,7 @@ public func float64Logits(_ net: Network, _ x: Tensor) -> [Double] {
     return logits
 }
 
-/// Everything up to the head's ReLU output, following NETWORKS.md step by step.
+/// Everything up to the head's ReLU output, following docs/spec/NETWORKS.md step by step.
 func float64Features(_ net: Network, _ g: DGraph, _ leaves: [String: DVar], _ input: DVar, eval: Bool) -> DVar {
     let c = net.config, hStep = Double(c.h), eps = Double(c.bnEps)
     func w(_ name: String) -> DVar { leaves[name]! }

@@ -1,4 +1,4 @@
-// EndpointTests: every endpoint of PROTOCOL.md (but the repository ones) against the real
+// EndpointTests: every endpoint of docs/spec/PROTOCOL.md (but the repository ones) against the real
 // daemon: status codes, JSON shapes, the version header, statistics and metrics.
 
 import Foundation

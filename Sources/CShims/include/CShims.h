@@ -13,7 +13,7 @@ hid_t rs_h5t_native_int32(void);
 hid_t rs_h5t_native_int64(void);
 hid_t rs_h5t_native_uint8(void);
 hid_t rs_h5t_c_s1(void);
-// Little-endian file types, so files are the same on every machine (CHECKPOINT.md).
+// Little-endian file types, so files are the same on every machine (docs/spec/CHECKPOINT.md).
 hid_t rs_h5t_ieee_f32le(void);
 hid_t rs_h5t_std_i64le(void);
 // H5T_VARIABLE: the size of a variable-length string type.
