@@ -4,8 +4,13 @@
 //
 // Rules:
 // - requests queue in arrival order, each carrying one or more images;
-// - a batch is dispatched when the model is idle and either the queued images fill a batch
-//   (`maxBatch`) or the oldest request has waited `maxQueueDelay`;
+// - a request that finds its model idle runs at once (with the default `maxQueueDelay` of 0):
+//   nobody waits for companions that may not come, so a lone client sees compute latency only;
+// - while the model computes, arrivals queue, and the next batch takes them as soon as it is
+//   idle again: batches form from the load itself, large under load and single when quiet;
+// - a positive `maxQueueDelay` lets an idle model hold a batch open for companions, at most
+//   that long from the oldest request's arrival (or until the queued images fill `maxBatch`):
+//   the upper bound of any wait for companions, as in Triton's dynamic batcher;
 // - a batch takes whole requests from the front while they fit in `maxBatch` images (a single
 //   request larger than that runs alone);
 // - admission stops at `maxQueue` queued images: the request is refused (the daemon answers
@@ -20,12 +25,13 @@ import Bounds
 public struct BatchingConfiguration: Sendable, Equatable {
     /// Largest batch in images.
     public var maxBatch: Int
-    /// Longest the oldest queued request waits for a batch to fill, in nanoseconds.
+    /// Longest an idle model holds the oldest queued request for companions, in nanoseconds
+    /// (0: a request that finds the model idle runs at once).
     public var maxQueueDelay: UInt64
     /// Most images that may wait in the queue.
     public var maxQueue: Int
 
-    public init(maxBatch: Int = 64, maxQueueDelay: UInt64 = 2_000_000, maxQueue: Int = 1024) {
+    public init(maxBatch: Int = 64, maxQueueDelay: UInt64 = 0, maxQueue: Int = 1024) {
         self.maxBatch = max(1, maxBatch)
         self.maxQueueDelay = maxQueueDelay
         self.maxQueue = max(1, maxQueue)

@@ -1,6 +1,8 @@
-// ComputeThread: a dedicated thread that runs model batches, one at a time, so that inference
-// never runs on an event loop or a Swift concurrency pool thread. Callers await the result.
+// ComputeThread: a dedicated thread that runs jobs one at a time (model batches; on threads of
+// their own, model loads), so that compute never runs on an event loop or a Swift concurrency
+// pool thread. Callers await the result.
 
+import CShims
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -11,13 +13,19 @@ public final class ComputeThread: @unchecked Sendable {   // state guarded by `m
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var jobs: [() -> Void] = []
 
+    private let name: String
+
+    /// A thread named `name` (as top -H and perf show it).
     public init(name: String = "revserve-compute") {
+        self.name = name
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
         let box = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
-            Unmanaged<ComputeThread>.fromOpaque(raw!).takeRetainedValue().loop()
+            let compute = Unmanaged<ComputeThread>.fromOpaque(raw!).takeRetainedValue()
+            rs_thread_set_name(compute.name)
+            compute.loop()
             return nil
         }, box)
         precondition(rc == 0, "pthread_create failed with \(rc)")

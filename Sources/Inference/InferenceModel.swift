@@ -45,7 +45,7 @@ public protocol InferenceModel: Sendable {
     func execute(_ inputs: [Float], count n: Int) throws -> [Float]
 }
 
-/// A reversible network loaded from an HDF5 checkpoint (CHECKPOINT.md).
+/// A reversible network loaded from an HDF5 checkpoint (docs/spec/CHECKPOINT.md).
 public struct CheckpointModel: InferenceModel {
     public let descriptor: ModelDescriptor
     public let network: Network
@@ -76,6 +76,15 @@ public struct CheckpointModel: InferenceModel {
     }
 
     public func execute(_ inputs: [Float], count n: Int) throws -> [Float] {
+        try execute(inputs, count: n, context: context)
+    }
+
+    /// `execute` on `threads` threads instead of the model's own (a load's warm-up).
+    public func execute(_ inputs: [Float], count n: Int, threads: ComputeThreads) throws -> [Float] {
+        try execute(inputs, count: n, context: threads == context.threads ? context : EngineContext(threads: threads))
+    }
+
+    private func execute(_ inputs: [Float], count n: Int, context: EngineContext) throws -> [Float] {
         let x = try Tensor(shape: [n] + descriptor.inputShape, data: inputs)
         let logits = try network.logits(x, context).data
         // A plugin decides the shapes it returns; the batcher slices this array per request.

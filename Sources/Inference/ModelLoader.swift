@@ -1,9 +1,9 @@
 // ModelLoader: turns one version directory into a ready instance, or says why not: the
-// checkpoint is read and validated (CHECKPOINT.md: shapes, and every weight finite), its
+// checkpoint is read and validated (docs/spec/CHECKPOINT.md: shapes, and every weight finite), its
 // architecture must match config.json, a labels override must fit, a warm-up batch of the largest
 // batch size must give finite logits, and a reversibility self-test (every unit forward then
 // inverse on a probe batch) must reconstruct its input within the tolerance. Blocking: runs on
-// the compute thread.
+// a load slot's thread (RepositoryManager), never the thread that runs batches.
 
 import Bounds
 import Formats
@@ -57,9 +57,11 @@ public struct LoadSettings: Sendable {
 }
 
 public enum ModelLoader {
-    /// A checked, warmed model for `file`, with its self-test error. Blocking.
+    /// A checked, warmed model for `file`, with its self-test error. The warm-up and self-test
+    /// compute on `loadThreads` (the served model runs on `settings.threads`). Blocking.
     public static func load(name: String, version: Int, file: VersionFile, config: ModelConfig,
-                            settings: LoadSettings) throws(ModelLoadError) -> (CheckpointModel, Float) {
+                            settings: LoadSettings, loadThreads: ComputeThreads? = nil) throws(ModelLoadError) -> (CheckpointModel, Float) {
+        let loadThreads = loadThreads ?? settings.threads
         let model: CheckpointModel
         do {
             model = try CheckpointModel(name: name, version: version, path: file.path, threads: settings.threads, labels: config.labels,
@@ -81,7 +83,7 @@ public enum ModelLoader {
             throw .batchTooLarge(maxBatch: batch, inputSize: d.inputSize, fromConfig: config.maxBatchSize != nil)
         }
         do {
-            let logits = try model.execute([Float](repeating: 0, count: values), count: batch)
+            let logits = try model.execute([Float](repeating: 0, count: values), count: batch, threads: loadThreads)
             guard logits.allSatisfy(\.isFinite) else { throw ModelLoadError.warmup("the logits of a zero batch are not finite") }
         } catch let e as ModelLoadError {
             throw e
@@ -90,7 +92,7 @@ public enum ModelLoader {
         }
         let reversibility: Float
         do {
-            reversibility = try network.reversibilityError(images: 2, seed: 7, EngineContext(threads: settings.threads))
+            reversibility = try network.reversibilityError(images: 2, seed: 7, EngineContext(threads: loadThreads))
         } catch {
             throw .warmup("self-test: \(error)")
         }

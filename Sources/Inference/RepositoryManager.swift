@@ -1,10 +1,12 @@
 // RepositoryManager: keeps the ModelStore in step with the repository directory: it scans,
-// loads the versions each model's policy selects (in the background, on the compute thread,
-// through ModelLoader's checks), swaps a new instance in only once it is ready, retires
+// loads the versions each model's policy selects (in the background, on load threads of their
+// own, never the compute thread that runs batches; through ModelLoader's checks), swaps a new
+// instance in only once it is ready, retires
 // versions the policy no longer selects once a selected one is ready, and leaves the serving
 // version untouched when a new one fails (the index shows why). Explicit load/unload and the
 // repository index are here too. An actor: one reconciliation at a time.
 
+import Bounds
 import CShims
 import Logging
 import Tensor
@@ -36,7 +38,13 @@ public actor RepositoryManager {
     public nonisolated let directory: String
     private let settings: LoadSettings
     private let store: ModelStore
+    /// Runs the serving models' batches.
     private let compute: ComputeThread
+    /// Load slots: threads that run loads (check, read, warm-up, self-test) beside the compute
+    /// thread, sharing the cores with it. A load that hangs holds one slot, and models load
+    /// side by side.
+    private var freeLoaders: [ComputeThread]
+    private var loaderWaiters: [CheckedContinuation<ComputeThread, Never>] = []
     private let observer: @Sendable (String) -> BatchObserver
     private let logger: Logger
 
@@ -52,12 +60,18 @@ public actor RepositoryManager {
     /// Reconciliations completed (tests and the watcher wait on it).
     public private(set) var generation = 0
 
+    /// Load slots by default: with two, a load that hangs cannot hold up the others.
+    public static let defaultLoadSlots = 2
+    /// Each slot is a thread, and each load holds a model's memory twice while it warms.
+    public static let loadSlotsBound = Bound(1...64, "slots")
+
     public init(directory: String, settings: LoadSettings, store: ModelStore, compute: ComputeThread,
-                observer: @escaping @Sendable (String) -> BatchObserver, logger: Logger) {
+                loadSlots: Int = defaultLoadSlots, observer: @escaping @Sendable (String) -> BatchObserver, logger: Logger) {
         self.directory = directory
         self.settings = settings
         self.store = store
         self.compute = compute
+        freeLoaders = (0..<max(1, loadSlots)).map { _ in ComputeThread(name: "revserve-load") }
         self.observer = observer
         self.logger = logger
     }
@@ -91,16 +105,34 @@ public actor RepositoryManager {
             attempted[name] = nil
         }
         sources = onDisk
-        // Every model is known (LOADING) before the first one loads: loading is one model at a
-        // time, and a model waiting its turn must not look unknown (404) meanwhile.
+        // Every model is known (LOADING) before the first one loads: models wait for a load
+        // slot, and a model waiting its turn must not look unknown (404) meanwhile.
         for source in scanned where !unloaded.contains(source.name) && store.entry(source.name) == nil {
             store.update(source.name) { $0.pending = true }
         }
         store.markFirstScanDone()
-        for source in scanned where !unloaded.contains(source.name) {
-            await bringUpToDate(source)
-            store.update(source.name) { $0.pending = false }
+        // Models are brought up to date side by side (each takes a load slot per version it
+        // loads); a model's own versions go one after another, newest first.
+        await withTaskGroup(of: Void.self) { group in
+            for source in scanned where !unloaded.contains(source.name) {
+                group.addTask { await self.bringUpToDateAndSettle(source) }
+            }
         }
+    }
+
+    private func bringUpToDateAndSettle(_ source: ModelSource) async {
+        await bringUpToDate(source)
+        store.update(source.name) { $0.pending = false }
+    }
+
+    /// Waits for a free load slot.
+    private func acquireLoader() async -> ComputeThread {
+        if let loader = freeLoaders.popLast() { return loader }
+        return await withCheckedContinuation { loaderWaiters.append($0) }
+    }
+
+    private func releaseLoader(_ loader: ComputeThread) {
+        if loaderWaiters.isEmpty { freeLoaders.append(loader) } else { loaderWaiters.removeFirst().resume(returning: loader) }
     }
 
     private func bringUpToDate(_ source: ModelSource) async {
@@ -160,16 +192,21 @@ public actor RepositoryManager {
         }
         logger.info("model '\(name)' version \(version): loading \(file.path)")
         let settings = self.settings
+        // While models serve, a load computes on its own slot's thread only, so that batches
+        // keep the kernels' worker threads; before anything serves it may use them all.
+        let threads = store.serving.isEmpty ? settings.threads : .one
+        let loader = await acquireLoader()
         let result: Result<(CheckpointModel, Float), ModelLoadError>
         do {
-            result = .success(try await compute.run { () throws -> (CheckpointModel, Float) in
-                try ModelLoader.load(name: name, version: version, file: file, config: config, settings: settings)
+            result = .success(try await loader.run { () throws -> (CheckpointModel, Float) in
+                try ModelLoader.load(name: name, version: version, file: file, config: config, settings: settings, loadThreads: threads)
             })
         } catch let error as ModelLoadError {
             result = .failure(error)
         } catch {
             result = .failure(.checkpoint("\(error)"))
         }
+        releaseLoader(loader)
         switch result {
         case .success(let (model, reversibility)):
             let statistics = ModelStatistics()

@@ -1,11 +1,12 @@
 // APIError: every failure a client can see, and the one place that turns errors into HTTP
-// statuses and `{"error": "..."}` bodies (PROTOCOL.md, Errors). Handlers throw; the error
+// statuses and `{"error": "..."}` bodies (docs/spec/PROTOCOL.md, Errors). Handlers throw; the error
 // middleware answers. A handler never takes the process down.
 
 import Formats
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Locking
 import Inference
 import NIOCore
 import NIOHTTP1
@@ -107,7 +108,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 extension HTTPField.Name {
-    /// Every inference answer names the model version that computed it (PROTOCOL.md).
+    /// Every inference answer names the model version that computed it (docs/spec/PROTOCOL.md).
     static let modelVersion = HTTPField.Name("revserve-model-version")!
     /// Binary tensor data extension: the JSON header's length within the body.
     static let inferenceHeaderContentLength = HTTPField.Name("Inference-Header-Content-Length")!
@@ -126,13 +127,15 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
 /// What every request passes before routing: a request target of at most
 /// ConnectionLimits.maxURIBytes (414), no CONNECT (405: there is nothing to tunnel to), and a
-/// request that carries a body gets `Connection: close` on its answer (CloseAfterResponse then
-/// closes): a body that no handler reads is not read on, however slowly it arrives.
+/// request whose body no handler read to its end gets `Connection: close` on its answer
+/// (CloseAfterResponse then closes): such a body is not read on, however slowly it arrives.
+/// Every other answer leaves the connection open (keep-alive).
 struct RequestGuard<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let hasBody = request.headers[.transferEncoding] != nil || (request.headers[.contentLength].map { $0 != "0" } ?? false)
         var response: Response
         let length = request.uri.string.utf8.count
+        let read = Locked(false)
         if request.method == .connect {
             response = APIError(.methodNotAllowed, "CONNECT is not supported: the server tunnels nothing").response()
             response.headers[.connection] = "close"
@@ -140,9 +143,21 @@ struct RequestGuard<Context: RequestContext>: RouterMiddleware {
         } else if length > ConnectionLimits.maxURIBytes {
             response = APIError(.uriTooLong, "the request target is \(length) bytes; the limit is \(ConnectionLimits.maxURIBytes)").response()
         } else {
-            do { response = try await next(request, context) } catch { response = APIError.from(error).response() }
+            do {
+                response = try await BodyRead.$flag.withValue(read) { try await next(request, context) }
+            } catch {
+                response = APIError.from(error).response()
+            }
         }
-        if hasBody { response.headers[.connection] = "close" }
+        if hasBody && !read.withLock({ $0 }) { response.headers[.connection] = "close" }
         return response
     }
+}
+
+/// Whether the current request's body was read to its end: the handler that reads it says so,
+/// and RequestGuard keeps the connection open only then.
+enum BodyRead {
+    @TaskLocal static var flag: Locked<Bool>?
+
+    static func markRead() { flag?.withLock { $0 = true } }
 }

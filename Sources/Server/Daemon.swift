@@ -34,7 +34,7 @@ public struct Daemon: Sendable {
         let repository = RepositoryManager(directory: config.modelsDirectory,
                                            settings: LoadSettings(batching: config.batching, threads: config.threads,
                                                                   reader: config.checkpointReader),
-                                           store: store, compute: ComputeThread(name: "revserve-compute"),
+                                           store: store, compute: ComputeThread(name: "revserve-compute"), loadSlots: config.loadSlots,
                                            observer: { metrics.observer(model: $0) }, logger: logger)
         let api = InferenceAPI(store: store, repository: repository, state: state, metrics: metrics, limits: config.limits)
         let responder = api.router(logger: Logger(label: "revserve.access")).buildResponder()
@@ -42,7 +42,7 @@ public struct Daemon: Sendable {
         // HTTP/1 with bounded headers and an idle timeout (a connection that sends no complete
         // request head within it is closed: slow-header clients cannot pin connections).
         let http1Configuration = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [ParseErrorResponder(), CloseAfterResponse()],
+            additionalChannelHandlers: [ParseErrorResponder(), CloseAfterResponse(), ClientDeparture()],
             idleTimeout: .milliseconds(Int64(config.connections.idleTimeoutMilliseconds)),
             httpDecoderConfiguration: .init(maxHeaderFieldSize: config.connections.maxHeaderBytes,
                                             maxHeaderListSize: config.connections.maxHeaderBytes, maxHeaderFieldCount: 100))

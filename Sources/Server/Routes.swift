@@ -1,4 +1,4 @@
-// Routes: the Open Inference Protocol's endpoints (PROTOCOL.md) on a Hummingbird router:
+// Routes: the Open Inference Protocol's endpoints (docs/spec/PROTOCOL.md) on a Hummingbird router:
 // health, server and model metadata, readiness, infer, classify, statistics and metrics.
 // Handlers decode, call the model runner and encode; errors are thrown and mapped in one place.
 
@@ -102,7 +102,7 @@ public struct InferenceAPI: Sendable {
         return router
     }
 
-    /// A known path asked with another method answers 405 with `Allow` (PROTOCOL.md), not 404.
+    /// A known path asked with another method answers 405 with `Allow` (docs/PROTOCOL.md), not 404.
     private func refuseOtherMethods(on router: Router<ServerContext>) {
         var paths: [(String, HTTPRequest.Method)] = ["/v2/health/live", "/v2/health/ready", "/v2", "/metrics", "/v2/models/stats"].map { ($0, .get) }
             + ["/v2/repository/index", "/v2/repository/models/:model/load", "/v2/repository/models/:model/unload"].map { ($0, .post) }
@@ -172,8 +172,8 @@ public struct InferenceAPI: Sendable {
     // MARK: inference
 
     /// Runs an inference endpoint: admission, body (bounded), cancellation when the client goes
-    /// away, statistics. Inference answers carry `revserve-model-version` and, because watching
-    /// for the client's departure consumes the connection's read side, `Connection: close`.
+    /// away (ClientDeparture), statistics. Inference answers carry `revserve-model-version`; the
+    /// connection stays open for the next request once the body has been read to its end.
     private func serve(_ request: Request, _ context: ServerContext, name: String,
                        handler: @escaping @Sendable (Request, ByteBuffer, ServingModel) async throws -> Response) async throws -> Response {
         try state.admitWork()
@@ -193,18 +193,22 @@ public struct InferenceAPI: Sendable {
         let reservation = BodyBudget.Reservation(bodies)
         defer { reservation.release() }
         do {
-            var response = try await request.body.consumeWithCancellationOnInboundClose { body in
-                let buffer = try await collect(body, reservation, on: context.channel.eventLoop)
+            let eventLoop = context.channel.eventLoop
+            let run: @Sendable () async throws -> Response = {
+                let buffer = try await collect(request.body, reservation, on: eventLoop)
                 return try await handler(request, buffer, serving)
             }
+            var response: Response
+            if let departure = ClientDeparture.signal(for: context.channel) {
+                response = try await departure.cancellingOnDeparture(run)
+            } else {
+                response = try await run()
+            }
             response.headers[.modelVersion] = version
-            response.headers[.connection] = "close"
             return response
         } catch {
             serving.statistics.recordFailure(total: BatchScheduler.now() - start)
-            var response = APIError.from(error).response(version: version)
-            response.headers[.connection] = "close"
-            return response
+            return APIError.from(error).response(version: version)
         }
     }
 
@@ -225,6 +229,7 @@ public struct InferenceAPI: Sendable {
                 var chunk = chunk
                 buffer.writeBuffer(&chunk)
             }
+            BodyRead.markRead()
             return buffer
         }
         let expired = Atomic<Bool>(false)

@@ -19,6 +19,8 @@ public struct ServeConfiguration: Sendable {
     public var repositoryPollInterval: Duration = .seconds(2)
     public var batching = BatchingConfiguration()
     public var threads: ComputeThreads = .all
+    /// Models that may load at once (RepositoryManager's load slots).
+    public var loadSlots = RepositoryManager.defaultLoadSlots
     /// Reads each checkpoint in a child process within its time limit, so that libhdf5 never
     /// parses one inside the daemon (nil: in-process).
     public var checkpointReader: CheckpointReader?
@@ -31,7 +33,7 @@ public struct ServeConfiguration: Sendable {
         self.socketPath = socketPath
     }
 
-    /// PROTOCOL.md's default: $XDG_RUNTIME_DIR/revserve.sock, else /tmp/revserve-<uid>.sock.
+    /// docs/spec/PROTOCOL.md's default: $XDG_RUNTIME_DIR/revserve.sock, else /tmp/revserve-<uid>.sock.
     public static func defaultSocketPath(environment: [String: String]) -> String {
         if let dir = environment["XDG_RUNTIME_DIR"], !dir.isEmpty { return dir + "/revserve.sock" }
         return "/tmp/revserve-\(currentUID()).sock"

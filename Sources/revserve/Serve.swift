@@ -1,4 +1,4 @@
-// `revserve serve`: runs the daemon (PROTOCOL.md) on the models in a repository directory.
+// `revserve serve`: runs the daemon (docs/spec/PROTOCOL.md) on the models in a repository directory.
 
 import ArgumentParser
 import Bounds
@@ -13,15 +13,18 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the models in a repository over HTTP on a Unix socket (Open Inference Protocol).",
         discussion: """
-            Listens before the models load: /v2/health/live answers at once, /v2/health/ready
-            once every model is loaded and warmed. SIGTERM or SIGINT drains: ready turns 503,
+            Listens before the models load: /v2/health/live answers at once, /v2/health/ready \
+            once every model is loaded and warmed. SIGTERM or SIGINT drains: ready turns 503, \
             requests in flight finish, the socket is removed, the exit status is 0.
-            The repository holds models/NAME/VERSION/model.h5 and an optional models/NAME/config.json
-            (docs/REPOSITORY.md); new versions are picked up, checked and swapped in while serving.
+
+            The repository holds models/NAME/VERSION/model.h5 and an optional models/NAME/config.json \
+            (docs/REPOSITORY.md); new versions are picked up, checked and swapped in while serving. \
             Architectures come from the plugin libraries in --plugins (docs/PLUGINS.md).
+
             Examples:
               revserve serve --models models
-              revserve serve --socket /tmp/rs.sock --listen tcp://127.0.0.1:8000 --max-batch 32
+              revserve serve --socket /tmp/rs.sock --listen tcp://127.0.0.1:8000 \\
+                  --max-batch 32
               curl --unix-socket /tmp/rs.sock localhost/v2/health/ready
             """)
 
@@ -42,14 +45,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest batch the batcher runs, in images.")
     var maxBatch = 64
 
-    @Option(help: "Longest the oldest queued request waits for a batch to fill, in microseconds.")
-    var maxQueueDelayUs = 2000
+    @Option(help: "Longest an idle model holds a request for companions, in microseconds (0: run at once; batches still form from what arrives while a model computes).")
+    var maxQueueDelayUs = 0
 
     @Option(help: "Most images that may wait in a model's queue; more get 503 with Retry-After.")
     var maxQueue = 1024
 
     @Option(help: "Compute threads (default: all online cores).")
     var threads = ComputeThreads.onlineCores
+
+    @Option(help: "Models that may load at once, each on a thread of its own beside serving; a checkpoint that hangs holds one slot until --checkpoint-check-timeout-ms.")
+    var loadSlots = RepositoryManager.defaultLoadSlots
 
     @Option(help: "Largest request body, in bytes.")
     var maxBodyBytes = 64 << 20
@@ -89,6 +95,7 @@ struct Serve: AsyncParsableCommand {
             ("--max-queue-delay-us", maxQueueDelayUs, BatchingConfiguration.maxQueueDelayMicrosecondsBound),
             ("--max-queue", maxQueue, BatchingConfiguration.maxQueueBound),
             ("--threads", threads, FlagBounds.threads),
+            ("--load-slots", loadSlots, RepositoryManager.loadSlotsBound),
             ("--max-body-bytes", maxBodyBytes, RequestLimits.maxBodyBytesBound),
             ("--max-inflight-body-bytes", maxInflightBodyBytes, RequestLimits.maxInflightBodyBytesBound),
             ("--max-image-pixels", maxImagePixels, RequestLimits.maxImagePixelsBound),
@@ -140,6 +147,7 @@ struct Serve: AsyncParsableCommand {
         config.modelsDirectory = models
         config.batching = BatchingConfiguration(maxBatch: maxBatch, maxQueueDelay: UInt64(maxQueueDelayUs) * 1000, maxQueue: maxQueue)  // bounded in validate()
         config.threads = ComputeThreads(threads)
+        config.loadSlots = loadSlots
         config.limits.maxBodyBytes = maxBodyBytes
         config.limits.maxInflightBodyBytes = maxInflightBodyBytes
         config.limits.maxImagePixels = maxImagePixels

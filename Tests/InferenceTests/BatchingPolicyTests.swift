@@ -1,4 +1,5 @@
-// BatchingPolicyTests: the batcher's decisions with a fake clock: batches fill or time out,
+// BatchingPolicyTests: the batcher's decisions with a fake clock: a lone request runs at once,
+// batches form while the model computes, or fill or time out under a positive delay,
 // whole requests only, the queue bound, deadlines, cancellation, one batch in flight.
 
 import Testing
@@ -7,6 +8,22 @@ import Testing
 let ms: UInt64 = 1_000_000
 
 @Suite struct BatchingPolicyTests {
+    @Test func byDefaultALoneRequestRunsAtOnceAndBatchesFormWhileTheModelComputes() {
+        var p = BatchingPolicy<Int>(BatchingConfiguration(maxBatch: 8))
+        #expect(p.configuration.maxQueueDelay == 0)
+        #expect(p.enqueue(1, images: 1, now: 10 * ms) == .accepted)
+        #expect(p.decide(now: 10 * ms) == .dispatch([1]))          // idle model: no wait for companions
+        for id in 2...5 { _ = p.enqueue(id, images: 2, now: 11 * ms) }
+        #expect(p.decide(now: 11 * ms) == .idle)                   // busy: arrivals queue
+        p.batchFinished()
+        #expect(p.decide(now: 15 * ms) == .dispatch([2, 3, 4, 5])) // they go together, at once
+        for id in 6...10 { _ = p.enqueue(id, images: 2, now: 16 * ms) }
+        p.batchFinished()
+        #expect(p.decide(now: 17 * ms) == .dispatch([6, 7, 8, 9])) // at most maxBatch images
+        p.batchFinished()
+        #expect(p.decide(now: 18 * ms) == .dispatch([10]))
+    }
+
     @Test func waitsForTheDelayFromTheOldestRequestThenDispatches() {
         var p = BatchingPolicy<Int>(BatchingConfiguration(maxBatch: 8, maxQueueDelay: 2 * ms, maxQueue: 100))
         #expect(p.decide(now: 0) == .idle)

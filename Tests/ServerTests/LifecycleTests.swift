@@ -1,4 +1,4 @@
-// LifecycleTests: the daemon's life as PROTOCOL.md and issue 6 describe it: live before ready
+// LifecycleTests: the daemon's life as docs/spec/PROTOCOL.md and issue 6 describe it: live before ready
 // while models load, a drain on SIGTERM that answers every queued request, the socket file's
 // conventions (mode, stale sockets, refusing other files and live servers, removal, restart),
 // and systemd socket activation.
@@ -37,14 +37,15 @@ func fileMode(_ path: String) -> UInt32? {
     @Test func liveAnswersWhileModelsLoadAndReadyFlipsAfter() async throws {
         // Warm-up runs a full batch: 1024 images of 3×64×64 through 12 blocks take seconds on
         // two cores (with 6 blocks, once the engine ran slices of the batch, the load could end
-        // before the checks below under AddressSanitizer). Models load one at a time in name
-        // order, so "zeta" waits behind "slow" and must be reported LOADING meanwhile, not unknown.
+        // before the checks below under AddressSanitizer). With one load slot models load one
+        // at a time in name order, so "zeta" waits behind "slow" and must be reported LOADING
+        // meanwhile, not unknown.
         let repository = try randomModelRepository(name: "slow", inputShape: [3, 64, 64], blocks: [4, 4, 4])
         defer { try? FileManager.default.removeItem(at: repository) }
         let second = try randomModelRepository(name: "zeta", inputShape: [3, 8, 8])
         try FileManager.default.moveItem(at: second.appendingPathComponent("zeta"), to: repository.appendingPathComponent("zeta"))
         try? FileManager.default.removeItem(at: second)
-        let daemon = try await DaemonProcess(models: repository.path, arguments: ["--max-batch", "1024"], waitReady: false)
+        let daemon = try await DaemonProcess(models: repository.path, arguments: ["--max-batch", "1024", "--load-slots", "1"], waitReady: false)
         let ready = try await daemon.get("/v2/health/ready")
         #expect(ready.status == 503 && ready.header("Retry-After") != nil && errorMessage(ready).contains("loading"), "\(ready.text)")
         for name in ["slow", "zeta"] {

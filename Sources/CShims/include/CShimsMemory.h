@@ -1,4 +1,5 @@
-// CShimsMemory: glibc's malloc_trim and mallopt, which Swift's Glibc module does not import (malloc.h).
+// CShimsMemory: glibc's malloc_trim and mallopt, which Swift's Glibc module does not import
+// (malloc.h), and pthread_setname_np, which it imports only with _GNU_SOURCE.
 #ifndef REVSERVE_CSHIMS_MEMORY_H
 #define REVSERVE_CSHIMS_MEMORY_H
 
@@ -7,5 +8,8 @@ int rs_malloc_trim(void);
 
 /// Caps glibc's malloc arenas (mallopt M_ARENA_MAX); 1 on success.
 int rs_malloc_arena_max(int arenas);
+
+/// Names the calling thread (at most 15 bytes are kept), as top -H and perf show it.
+void rs_thread_set_name(const char *name);
 
 #endif
