@@ -1,7 +1,7 @@
 // CheckpointReader: reads a checkpoint in a child process (`revserve read-checkpoint`) under a
 // time limit and takes its contents over a pipe (CheckpointTransfer), so that a damaged file on
-// which libhdf5 loops, crashes or overruns a buffer (the fuzzer found loops and overruns:
-// Fuzz/libhdf5/) costs a child, never the daemon or the tool that asked.
+// which libhdf5 loops, crashes or overruns a buffer (such files: Fuzz/libhdf5/) costs a child,
+// never the daemon or the tool that asked.
 
 import Foundation
 #if canImport(Glibc)
@@ -69,7 +69,7 @@ public struct CheckpointReader: Sendable {
             let left = deadline - ContinuousClock.now
             guard left > .zero else {
                 kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+                _ = Self.reap(process)
                 throw .unreadable(file: path, reason: "reading it did not finish within \(timeout) (--checkpoint-check-timeout-ms); a damaged file can make libhdf5 loop")
             }
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
@@ -77,7 +77,7 @@ public struct CheckpointReader: Sendable {
             if poll(&fds, nfds_t(fds.count), Int32(clamping: max(1, ms))) < 0 && errno != EINTR {
                 let reason = String(cString: strerror(errno))
                 kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+                _ = Self.reap(process)
                 throw .unreadable(file: path, reason: "cannot follow the reading process: poll failed (\(reason))")
             }
             for p in fds where p.revents != 0 {
@@ -89,7 +89,7 @@ public struct CheckpointReader: Sendable {
                         // float32) plus headers. A child that sends more is not reading a checkpoint.
                         guard output.count + n <= Self.maxMessageBytes else {
                             kill(process.processIdentifier, SIGKILL)
-                            process.waitUntilExit()
+                            _ = Self.reap(process)
                             throw .unreadable(file: path, reason: "the reading process sent more than \(Self.maxMessageBytes) bytes")
                         }
                         output += buffer[0..<n]
@@ -99,7 +99,24 @@ public struct CheckpointReader: Sendable {
                 }
             }
         }
-        process.waitUntilExit()
-        return (process.terminationStatus, process.terminationReason == .uncaughtSignal, output, errors)
+        let (status, signalled) = Self.reap(process)
+        return (status, signalled, output, errors)
+    }
+
+    /// Waits for the child's end: its exit status, or its signal and true. Foundation's
+    /// waitUntilExit can miss a child that dies at once (it then waits for ever beside a
+    /// zombie), so the child is also reaped here directly, whichever notices first.
+    static func reap(_ process: Process) -> (status: Int32, signalled: Bool) {
+        let pid = process.processIdentifier
+        while true {
+            if !process.isRunning { return (process.terminationStatus, process.terminationReason == .uncaughtSignal) }
+            var raw: Int32 = 0
+            if waitpid(pid, &raw, WNOHANG) == pid {
+                // The wait status as <sys/wait.h> lays it out: low 7 bits the signal, else the exit code above them.
+                let signal = raw & 0x7f
+                return signal == 0 ? ((raw >> 8) & 0xff, false) : (signal, true)
+            }
+            usleep(1000)
+        }
     }
 }
