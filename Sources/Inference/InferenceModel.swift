@@ -1,12 +1,12 @@
 // InferenceModel: the model interface the server uses: what a model takes and answers
-// (its descriptor) and one call that runs a batch. Checkpoint-backed networks implement it
-// here; model plugins (issue 7) will implement it behind the C ABI.
+// (its descriptor) and one call that runs a batch. Checkpoint-backed networks implement it,
+// whether their architecture is built in or comes from a plugin library.
 
 import Formats
+import NetworkCheckpoint
 import PluginHost
 import RevNet
 import Tensor
-import Training
 
 /// What the server needs to know about a model to check requests and describe it.
 public struct ModelDescriptor: Sendable, Equatable {
@@ -50,7 +50,6 @@ public struct CheckpointModel: InferenceModel {
     public let descriptor: ModelDescriptor
     public let network: Network
     private let context: EngineContext
-    private let cacheRelease = CacheRelease()
 
     /// Loads `path` as version `version` of model `name` (through `reader`'s child process when
     /// given), running kernels on `threads` threads; `labels` replaces the checkpoint's.
@@ -99,17 +98,4 @@ public struct CheckpointModel: InferenceModel {
 public struct ModelOutputError: Error, CustomStringConvertible {
     public var expected: Int, got: Int, model: String
     public var description: String { "model '\(model)' returned \(got) logits where \(expected) were expected" }
-}
-
-/// Drops the transformed weights kept for inference and the kernels' free scratch buffers
-/// (Conv3x3.releaseCaches, and every plugin's release_caches) when the last copy of the model holding it goes away, that is
-/// when a retired version's last request has ended: requests still running on it after the
-/// swap put its weights back in the cache, so emptying it at the swap itself left a retired
-/// version's transforms behind (+10% resident memory after 20 swaps). The cache is keyed by
-/// content for all models at once, so the others each transform their weights once more.
-final class CacheRelease: Sendable {
-    deinit {
-        Conv3x3.releaseCaches()
-        PluginArchitecture.releaseCaches()
-    }
 }

@@ -1,20 +1,12 @@
 // PluginArchitecture: a plugin library seen by the engine as a ReversibleArchitecture: every
-// block call goes through the C table with the host's tensors as read-only views, results are
+// call goes through the C table on the model handle of the network it is for (made on first
+// use and destroyed with the network), with the host's tensors as read-only views; results are
 // copied out of the plugin's lists (then freed), and tapes stay on the plugin's side behind a
 // handle that frees itself.
 
 import PluginABI
 import RevNet
 import Tensor
-
-extension PluginArchitecture {
-    /// Asks every registered plugin to drop what it keeps across calls (PluginLibrary.releaseCaches).
-    public static func releaseCaches() {
-        for name in Architectures.known {
-            ((try? Architectures.named(name)) as? PluginArchitecture)?.library.releaseCaches()
-        }
-    }
-}
 
 public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable {   // the table is immutable and thread-safe (header)
     public let library: PluginLibrary
@@ -82,113 +74,116 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
 
     public func blockFlops(width: Int, pixels: Int) -> Double { t.block_flops(Int64(width), Int64(pixels)) }
 
-    public func enter(_ x: Tensor) throws(TensorError) -> BlockState {
-        BlockState(try call("enter") { views, out, e in views([x]) { t.enter($0, out, e) } })
+    // MARK: model handles
+
+    /// The plugin's handle for the network of `ctx`, made once per network and destroyed with
+    /// it; outside a network, a handle of one unit of `width` with `blocks` blocks, for this
+    /// call only.
+    private func model(_ ctx: EngineContext, width: Int, blocks: Int, h: Float) throws(TensorError) -> PluginModel {
+        guard let network = ctx.network else {
+            return try PluginModel(library, name: name, widths: [width], blocks: [blocks], h: h)
+        }
+        return try network.handle(for: library) { () throws(TensorError) in
+            try PluginModel(library, name: name, widths: network.unitChannels, blocks: network.unitBlocks, h: network.h)
+        }
     }
 
-    public func exit(_ state: BlockState) throws(TensorError) -> Tensor {
-        try call("exit") { views, out, e in views(state.parts) { t.exit($0, Int32(state.parts.count), out, e) } }[0]
+    /// The unit a call names: the context's within a network, 0 for a one-unit handle.
+    private func unit(_ ctx: EngineContext) -> Int32 { ctx.network == nil ? 0 : Int32(ctx.unit) }
+
+    /// A unit's width from a state: each of its parts carries width / transitionGroups channels.
+    private func width(ofState parts: [Tensor]) -> Int {
+        (parts.first.map { $0.rank == 4 ? $0.shape[1] : 0 } ?? 0) * transitionGroups
     }
 
-    public func exitGradient(_ dx: Tensor, finalState: BlockState) throws(TensorError) -> BlockState {
-        BlockState(try call("exit_gradient") { views, out, e in
-            views([dx] + finalState.parts) { t.exit_gradient($0, $0 + 1, Int32(finalState.parts.count), out, e) }
+    public func enter(_ x: Tensor, _ ctx: EngineContext) throws(TensorError) -> BlockState {
+        let m = try model(ctx, width: x.rank == 4 ? x.shape[1] : 0, blocks: 1, h: 0)
+        return BlockState(try call("enter") { views, out, e in views([x]) { t.enter(m.handle, $0, out, e) } })
+    }
+
+    public func exit(_ state: BlockState, _ ctx: EngineContext) throws(TensorError) -> Tensor {
+        let m = try model(ctx, width: width(ofState: state.parts), blocks: 1, h: 0)
+        return try single("exit", call("exit") { views, out, e in views(state.parts) { t.exit(m.handle, $0, Int32(state.parts.count), out, e) } })
+    }
+
+    public func exitGradient(_ dx: Tensor, finalState: BlockState, _ ctx: EngineContext) throws(TensorError) -> BlockState {
+        let m = try model(ctx, width: dx.rank == 4 ? dx.shape[1] : 0, blocks: 1, h: 0)
+        return BlockState(try call("exit_gradient") { views, out, e in
+            views([dx] + finalState.parts) { t.exit_gradient(m.handle, $0, $0 + 1, Int32(finalState.parts.count), out, e) }
         })
     }
 
-    public func enterGradient(_ dState: BlockState) throws(TensorError) -> Tensor {
-        try call("enter_gradient") { views, out, e in views(dState.parts) { t.enter_gradient($0, Int32(dState.parts.count), out, e) } }[0]
+    public func enterGradient(_ dState: BlockState, _ ctx: EngineContext) throws(TensorError) -> Tensor {
+        let m = try model(ctx, width: width(ofState: dState.parts), blocks: 1, h: 0)
+        return try single("enter_gradient", call("enter_gradient") { views, out, e in
+            views(dState.parts) { t.enter_gradient(m.handle, $0, Int32(dState.parts.count), out, e) }
+        })
     }
+
+    // MARK: runs of blocks
+
+    /// Runs of at most this many blocks per call: the parameter views nest one closure per
+    /// tensor, and a deeper nesting would only grow the stack.
+    static let maxRunBlocks = 32
 
     public func forward(block j: Int, parameters p: [Tensor], state: BlockState, h: Float,
                         _ ctx: EngineContext) throws(TensorError) -> (BlockState, BlockTape) {
-        try blockCall("forward", j, p, state.parts, h, ctx) { call, parts, count, out, tape, e in
-            t.forward(call, parts, count, out, tape, e)
+        let m = try model(ctx, width: width(ofState: state.parts), blocks: j + 1, h: h)
+        var tape: OpaquePointer?
+        let parts = try run("forward", m, ctx, first: j, [p], flags: 0) { handle, run, e in
+            var out: OpaquePointer?
+            let status = withViews(state.parts) { t.forward(handle, run, $0, Int32(state.parts.count), &out, &tape, e) }
+            return (status, out)
         }
+        return (BlockState(parts), tape.map { BlockTape(external: PluginTape(library, $0)) } ?? BlockTape([]))
     }
 
-    /// The name of block j's parameter values (ABI 1.2's parameters_id): the context's scope
-    /// (the weights' identity and the unit) and the block, or 0 when the context has no scope.
-    private func parametersID(_ ctx: EngineContext, block j: Int) -> UInt64 {
-        ctx.parametersScope == 0 || j >= 1 << 16 || ctx.parametersScope >= 1 << 47 ? 0 : ctx.parametersScope << 16 | UInt64(j)
-    }
-
-    /// The plugin's release_caches: a sliced training step's blocks ask it to keep their
-    /// weights' transforms for their slices (weights_fixed), and the step releases them.
-    public func releaseCachedWeights() { library.releaseCaches() }
-
-    /// Inference through several blocks in one plugin call (ABI 1.1's forward_blocks), in runs
-    /// of at most 32 blocks (the parameter views nest one closure per tensor); block by block
-    /// for a plugin without it.
+    /// Inference through several blocks: one plugin call per run of maxRunBlocks, no tapes.
     public func forward(blocks: Range<Int>, parameters: [[Tensor]], state: BlockState, h: Float,
                         _ ctx: EngineContext) throws(TensorError) -> BlockState {
-        guard let run = library.forwardBlocks else {
-            return try forwardEachBlock(blocks: blocks, parameters: parameters, state: state, h: h, ctx)
-        }
+        let m = try model(ctx, width: width(ofState: state.parts), blocks: blocks.upperBound, h: h)
         var state = state
-        for start in stride(from: 0, to: blocks.count, by: 32) {
-            let run32 = start..<Swift.min(blocks.count, start + 32)
-            var out: OpaquePointer?, error = rs_error()
-            let status = withBlockCalls(first: blocks.lowerBound + start, parameters[run32], h: h, ctx) { calls, count in
-                withViews(state.parts) { states in run(calls, count, states, Int32(state.parts.count), &out, &error) }
-            }
-            guard status == RS_OK, let out else {
-                throw .invalidArgument(op: "\(name) plugin forward_blocks, blocks \(blocks.lowerBound + run32.lowerBound)…\(blocks.lowerBound + run32.upperBound - 1)",
-                                       detail: message(error))
-            }
-            state = BlockState(try copyOut(out, "forward_blocks"))
+        for start in stride(from: 0, to: blocks.count, by: Self.maxRunBlocks) {
+            let part = start..<Swift.min(blocks.count, start + Self.maxRunBlocks)
+            let input = state
+            state = BlockState(try run("forward", m, ctx, first: blocks.lowerBound + start, Array(parameters[part]), flags: 0) { handle, run, e in
+                var out: OpaquePointer?
+                let status = withViews(input.parts) { t.forward(handle, run, $0, Int32(input.parts.count), &out, nil, e) }
+                return (status, out)
+            })
         }
         return state
     }
 
-    /// Inference through a whole unit in one plugin call (ABI 1.2's forward_unit), so that its
-    /// input and output cross the boundary once; enter, forward(blocks:) and exit for a plugin
-    /// without it or a unit of more than 32 blocks.
+    /// Inference through a whole unit from its input: the unit's input and output cross the
+    /// boundary once (RS_RUN_FROM_UNIT_INPUT on the first run, RS_RUN_TO_UNIT_OUTPUT on the last).
     public func forwardUnit(blocks: Range<Int>, parameters: [[Tensor]], input x: Tensor, h: Float,
                             _ ctx: EngineContext) throws(TensorError) -> Tensor {
-        guard let run = library.forwardUnit, blocks.count <= 32 else {
-            return try exit(forward(blocks: blocks, parameters: parameters, state: enter(x), h: h, ctx))
-        }
-        var out: OpaquePointer?, error = rs_error()
-        let status = withBlockCalls(first: blocks.lowerBound, parameters[...], h: h, ctx) { calls, count in
-            withViews([x]) { input in run(calls, count, input, &out, &error) }
-        }
-        guard status == RS_OK, let out else {
-            throw .invalidArgument(op: "\(name) plugin forward_unit, blocks \(blocks.lowerBound)…\(blocks.upperBound - 1)",
-                                   detail: message(error))
-        }
-        let output = try copyOut(out, "forward_unit")
-        guard output.count == 1 else {
-            throw .invalidArgument(op: "\(name) plugin forward_unit", detail: "returned \(output.count) tensors, expected the unit's output alone")
-        }
-        return output[0]
-    }
-
-    /// Runs `body` with one rs_block_call per block of `parameters` (blocks first, first + 1,
-    /// …), and counts their evaluations when it succeeds.
-    private func withBlockCalls(first: Int, _ parameters: ArraySlice<[Tensor]>, h: Float, _ ctx: EngineContext,
-                                _ body: (UnsafeMutablePointer<rs_block_call>, Int32) -> rs_status) -> rs_status {
-        var evaluations: Int64 = 0
-        let status = withViews(Array(parameters)) { params in
-            var calls = params.indices.map { i in
-                rs_block_call(block: Int32(first + i), parameters: params[i],
-                              parameter_count: Int32(parameters[parameters.startIndex + i].count), h: h,
-                              threads: Int32(ctx.threads.count), evaluations: 0, weights_fixed: ctx.keepsWeights ? 1 : 0,
-                              parameters_id: parametersID(ctx, block: first + i))
+        let m = try model(ctx, width: x.rank == 4 ? x.shape[1] : 0, blocks: blocks.upperBound, h: h)
+        var current = [x]
+        for start in stride(from: 0, to: blocks.count, by: Self.maxRunBlocks) {
+            let part = start..<Swift.min(blocks.count, start + Self.maxRunBlocks)
+            let flags = (start == 0 ? Int32(RS_RUN_FROM_UNIT_INPUT) : 0) | (part.upperBound == blocks.count ? Int32(RS_RUN_TO_UNIT_OUTPUT) : 0)
+            let input = current
+            current = try run("forward", m, ctx, first: blocks.lowerBound + start, Array(parameters[part]), flags: flags) { handle, run, e in
+                var out: OpaquePointer?
+                let status = withViews(input) { t.forward(handle, run, $0, Int32(input.count), &out, nil, e) }
+                return (status, out)
             }
-            let s = calls.withUnsafeMutableBufferPointer { body($0.baseAddress!, Int32($0.count)) }
-            evaluations = calls.reduce(0) { $0 + $1.evaluations }
-            return s
         }
-        if status == RS_OK { ctx.counter?.increment(by: Int(evaluations)) }
-        return status
+        return try single("forward", current)
     }
 
     public func reconstruct(block j: Int, parameters p: [Tensor], output: BlockState, h: Float,
                             _ ctx: EngineContext) throws(TensorError) -> (BlockState, BlockTape) {
-        try blockCall("reconstruct", j, p, output.parts, h, ctx) { call, parts, count, out, tape, e in
-            t.reconstruct(call, parts, count, out, tape, e)
+        let m = try model(ctx, width: width(ofState: output.parts), blocks: j + 1, h: h)
+        var tape: OpaquePointer?
+        let parts = try run("reconstruct", m, ctx, first: j, [p], flags: 0) { handle, run, e in
+            var out: OpaquePointer?
+            let status = withViews(output.parts) { t.reconstruct(handle, run, $0, Int32(output.parts.count), &out, &tape, e) }
+            return (status, out)
         }
+        return (BlockState(parts), tape.map { BlockTape(external: PluginTape(library, $0)) } ?? BlockTape([]))
     }
 
     public func backward(block j: Int, parameters p: [Tensor], tape: BlockTape, outputGradient: BlockState,
@@ -196,23 +191,64 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
         guard let handle = (tape.external as? PluginTape)?.handle else {
             throw .invalidArgument(op: "\(name) block \(j)", detail: "the tape was not made by this plugin")
         }
+        let m = try model(ctx, width: width(ofState: outputGradient.parts), blocks: j + 1, h: h)
         let table = t
         // Gradient buffers the plugin accumulates into, copied back after the call.
         let buffers = gradients.map { UnsafeMutablePointer<Float>.allocate(capacity: max(1, $0.count)) }
-        defer { buffers.forEach { $0.deallocate() } }   // on every path (this once leaked them all on success)
+        defer { buffers.forEach { $0.deallocate() } }
         for (b, g) in zip(buffers, gradients) { g.data.withUnsafeBufferPointer { b.update(from: $0.baseAddress!, count: $0.count) } }
         let pointers: [UnsafeMutablePointer<Float>?] = buffers.map { $0 }
-        let (state, _) = try blockCall("backward", j, p, outputGradient.parts, h, ctx) { call, parts, count, out, _, e in
-            pointers.withUnsafeBufferPointer { table.backward(call, handle, parts, count, $0.baseAddress, out, e) }
+        let parts = try run("backward", m, ctx, first: j, [p], flags: 0) { model, run, e in
+            var out: OpaquePointer?
+            let status = withViews(outputGradient.parts) { g in
+                pointers.withUnsafeBufferPointer { table.backward(model, run, handle, g, Int32(outputGradient.parts.count), $0.baseAddress, &out, e) }
+            }
+            return (status, out)
         }
         for i in gradients.indices {
             let n = gradients[i].count
             gradients[i].data.withUnsafeMutableBufferPointer { dst in dst.baseAddress!.update(from: buffers[i], count: n) }
         }
-        return state
+        return BlockState(parts)
+    }
+
+    /// One rs_run of blocks first… with `parameters` (one list per block), made for `body`,
+    /// which calls the table and returns its status and list; the list is copied out and freed,
+    /// and the evaluations are counted on success.
+    private func run(_ what: String, _ m: PluginModel, _ ctx: EngineContext, first: Int, _ parameters: [[Tensor]], flags: Int32,
+                     _ body: (OpaquePointer, UnsafeMutablePointer<rs_run>, UnsafeMutablePointer<rs_error>) -> (rs_status, OpaquePointer?))
+        throws(TensorError) -> [Tensor] {
+        let perBlock = parameters.first?.count ?? 0
+        guard parameters.allSatisfy({ $0.count == perBlock }) else {
+            throw .invalidArgument(op: "\(name) plugin \(what)", detail: "blocks of one run must have the same number of parameters")
+        }
+        var error = rs_error()
+        var evaluations: Int64 = 0
+        let (status, out) = withViews(parameters.flatMap { $0 }) { views -> (rs_status, OpaquePointer?) in
+            var call = rs_run(unit: unit(ctx), first_block: Int32(first), count: Int32(parameters.count), parameters: views,
+                              parameter_count: Int32(perBlock), parameters_generation: ctx.parametersGeneration,
+                              threads: Int32(ctx.threads.count), flags: flags, evaluations: 0)
+            let result = body(m.handle, &call, &error)
+            evaluations = call.evaluations
+            return result
+        }
+        let blocks = parameters.count > 1 ? "blocks \(first)…\(first + parameters.count - 1)" : "block \(first)"
+        guard status == RS_OK, let out else {
+            throw .invalidArgument(op: "\(name) plugin \(what), unit \(unit(ctx)), \(blocks)", detail: message(error))
+        }
+        ctx.counter?.increment(by: Int(evaluations))
+        return try copyOut(out, what)
     }
 
     // MARK: plumbing
+
+    /// The one tensor a call returns (a unit's input or output): any other count fails the call.
+    private func single(_ what: String, _ list: [Tensor]) throws(TensorError) -> Tensor {
+        guard list.count == 1 else {
+            throw .invalidArgument(op: "\(name) plugin \(what)", detail: "returned \(list.count) tensors where one was expected")
+        }
+        return list[0]
+    }
 
     private typealias Views = ([Tensor], (UnsafePointer<rs_tensor_in>) -> rs_status) -> rs_status
 
@@ -223,32 +259,6 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
         let status = body({ tensors, f in withViews(tensors, f) }, &out, &error)
         guard status == RS_OK, let out else { throw .invalidArgument(op: "\(name) plugin \(what)", detail: message(error)) }
         return try copyOut(out, what)
-    }
-
-    private func blockCall(_ what: String, _ j: Int, _ p: [Tensor], _ parts: [Tensor], _ h: Float, _ ctx: EngineContext,
-                           _ body: (UnsafeMutablePointer<rs_block_call>, UnsafePointer<rs_tensor_in>, Int32,
-                                    UnsafeMutablePointer<OpaquePointer?>, UnsafeMutablePointer<OpaquePointer?>,
-                                    UnsafeMutablePointer<rs_error>) -> rs_status) throws(TensorError) -> (BlockState, BlockTape) {
-        var out: OpaquePointer?, tape: OpaquePointer?, error = rs_error()
-        var evaluations: Int64 = 0
-        let status = withViews(p) { params in
-            withViews(parts) { states in
-                var call = rs_block_call(block: Int32(j), parameters: params, parameter_count: Int32(p.count), h: h,
-                                         threads: Int32(ctx.threads.count), evaluations: 0,
-                                         weights_fixed: ctx.keepsWeights ? 1 : 0,
-                                         parameters_id: parametersID(ctx, block: j))
-                let s = body(&call, states, Int32(parts.count), &out, &tape, &error)
-                evaluations = call.evaluations
-                return s
-            }
-        }
-        guard status == RS_OK, let out else {
-            if let tape { t.tape_free(tape) }
-            throw .invalidArgument(op: "\(name) plugin \(what), block \(j)", detail: message(error))
-        }
-        ctx.counter?.increment(by: Int(evaluations))
-        let state = BlockState(try copyOut(out, what))
-        return (state, tape.map { BlockTape(external: PluginTape(library, $0)) } ?? BlockTape([]))
     }
 
     /// Copies a returned tensor list into tensors and frees it; a list the ABI does not allow
@@ -318,4 +328,29 @@ final class PluginTape: ExternalTape, @unchecked Sendable {   // the handle is u
     }
 
     deinit { library.table.pointee.tape_free(handle) }
+}
+
+/// A plugin's model handle (rs_model) for one network; model_destroy when the network lets go.
+final class PluginModel: @unchecked Sendable {   // the handle is the plugin's to guard (header: THREADING)
+    let library: PluginLibrary
+    let handle: OpaquePointer
+
+    init(_ library: PluginLibrary, name: String, widths: [Int], blocks: [Int], h: Float) throws(TensorError) {
+        self.library = library
+        var out: OpaquePointer?, error = rs_error()
+        let w = widths.map(Int64.init), b = blocks.map(Int32.init)
+        let status = w.withUnsafeBufferPointer { wp in
+            b.withUnsafeBufferPointer { bp in
+                var config = rs_model_config(units: Int32(widths.count), widths: wp.baseAddress, blocks: bp.baseAddress, h: h)
+                return library.table.pointee.model_create(&config, &out, &error)
+            }
+        }
+        guard status == RS_OK, let out else {
+            throw .invalidArgument(op: "\(name) plugin model_create",
+                                   detail: withUnsafeBytes(of: error.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
+        }
+        handle = out
+    }
+
+    deinit { library.table.pointee.model_destroy(handle) }
 }

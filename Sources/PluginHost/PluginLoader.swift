@@ -17,7 +17,8 @@ public enum PluginError: Error, Equatable, CustomStringConvertible {
     case dlopen(String, reason: String)
     case missingEntry(String)
     case refused(String)
-    case abiMismatch(String, plugin: UInt32, host: UInt32)
+    /// The plugin's and the host's ABI versions, "major.minor".
+    case abiMismatch(String, plugin: String, host: String)
     case incomplete(String, missing: String)
     case badValue(String, field: String, value: Int64, bound: String)
 
@@ -29,7 +30,8 @@ public enum PluginError: Error, Equatable, CustomStringConvertible {
         case .badValue(let f, let field, let value, let bound): return "\(f): refused: its \(field) is \(value), outside \(bound)"
         case .missingEntry(let f): return "\(f): not a revserve plugin: no \(REVSERVE_PLUGIN_ENTRY_SYMBOL) symbol"
         case .refused(let f): return "\(f): the plugin refused this host (ABI \(REVSERVE_PLUGIN_ABI_MAJOR).\(REVSERVE_PLUGIN_ABI_MINOR))"
-        case .abiMismatch(let f, let p, let h): return "\(f): plugin ABI major version \(p), this revserve speaks \(h); rebuild the plugin against revserve_plugin.h version \(h)"
+        case .abiMismatch(let f, let p, let h):
+            return "\(f): the plugin was built for ABI \(p), this revserve speaks ABI \(h); rebuild it against revserve_plugin.h \(h)"
         case .incomplete(let f, let m): return "\(f): the plugin table has no \(m)"
         }
     }
@@ -50,37 +52,10 @@ public final class PluginLibrary: @unchecked Sendable {   // immutable after ini
         self.table = table
     }
 
-    // Never dlclose'd: a Swift plugin carries its own copy of the Swift runtime and worker
-    // threads parked in its code, which unmapping would pull from under them. Dropping the last
-    // reference frees everything the host holds; the code mapping stays until exit.
-    deinit { releaseCaches() }
-
-    /// Asks the plugin to drop what it keeps across calls (ABI 1.1's release_caches; a 1.0
-    /// plugin's table ends before that field, so it is read only from 1.1 on).
-    public func releaseCaches() {
-        field(\.release_caches, since: 1)??()
-    }
-
-    /// rs_plugin.forward_blocks (ABI 1.1), nil for a 1.0 plugin or one without it.
-    var forwardBlocks: (@convention(c) (UnsafeMutablePointer<rs_block_call>?, Int32, UnsafePointer<rs_tensor_in>?, Int32,
-                                        UnsafeMutablePointer<OpaquePointer?>?, UnsafeMutablePointer<rs_error>?) -> rs_status)? {
-        field(\.forward_blocks, since: 1) ?? nil
-    }
-
-    /// rs_plugin.forward_unit (ABI 1.2), nil for an older plugin or one without it.
-    var forwardUnit: (@convention(c) (UnsafeMutablePointer<rs_block_call>?, Int32, UnsafePointer<rs_tensor_in>?,
-                                      UnsafeMutablePointer<OpaquePointer?>?, UnsafeMutablePointer<rs_error>?) -> rs_status)? {
-        field(\.forward_unit, since: 2) ?? nil
-    }
-
-    /// A field added in ABI 1.`minor`, read only from a plugin whose abi_minor says it has it
-    /// (an older table ends before it).
-    private func field<T>(_ field: KeyPath<rs_plugin, T>, since minor: UInt32) -> T? {
-        let raw = UnsafeRawPointer(table)
-        let declared = raw.load(fromByteOffset: MemoryLayout<rs_plugin>.offset(of: \rs_plugin.abi_minor)!, as: UInt32.self)
-        guard declared >= minor else { return nil }
-        return raw.load(fromByteOffset: MemoryLayout<rs_plugin>.offset(of: field)!, as: T.self)
-    }
+    // Never dlclose'd (revserve_plugin.h, LIFECYCLE): a Swift plugin carries its own copy of
+    // the Swift runtime and worker threads parked in its code, which unmapping would pull from
+    // under them. Dropping the last reference frees everything the host holds (the models'
+    // handles are destroyed with their networks); the code mapping stays until exit.
 }
 
 public enum PluginLoader {
@@ -109,9 +84,8 @@ public enum PluginLoader {
         if st.st_mode & (S_IWOTH | S_IWGRP) != 0 { throw .unsafePermissions(path, reason: "the file is writable by its group or other users (chmod go-w)") }
         // A private copy under a fresh name: dlopen of a path it has seen returns the old
         // mapping, so a rebuilt library would never load. The copy is unlinked as soon as it is
-        // mapped (the mapping keeps the file's pages), and the directory with it: every
-        // process that loaded plugins used to leave its copies behind, and /tmp filled up
-        // (10 271 directories, 70 GB on the build machine).
+        // mapped (the mapping keeps the file's pages), and the directory with it, so that no
+        // process leaves copies behind to fill /tmp.
         _ = swept
         let (handle, copy) = try serial.withLock { n throws(PluginError) -> (UnsafeMutableRawPointer, String) in
             n += 1
@@ -130,15 +104,24 @@ public enum PluginLoader {
         }
         guard let symbol = dlsym(handle, REVSERVE_PLUGIN_ENTRY_SYMBOL) else { throw .missingEntry(path) }
         let entry = unsafeBitCast(symbol, to: rs_plugin_entry_fn.self)
-        guard let table = entry(UInt32(REVSERVE_PLUGIN_ABI_MAJOR), UInt32(REVSERVE_PLUGIN_ABI_MINOR)) else { throw .refused(path) }
-        guard table.pointee.abi_major == UInt32(REVSERVE_PLUGIN_ABI_MAJOR) else {
-            throw .abiMismatch(path, plugin: table.pointee.abi_major, host: UInt32(REVSERVE_PLUGIN_ABI_MAJOR))
+        let host = (major: UInt32(REVSERVE_PLUGIN_ABI_MAJOR), minor: UInt32(REVSERVE_PLUGIN_ABI_MINOR))
+        guard let table = entry(host.major, host.minor) else {
+            // A plugin built for an older major declines this host: ask as its host would have,
+            // so that the refusal names its version (the table is only read, never called).
+            for major in stride(from: host.major - 1, through: 1, by: -1) {
+                if let old = entry(major, 0) { throw .abiMismatch(path, plugin: "\(old.pointee.abi_major).\(old.pointee.abi_minor)", host: "\(host.major).\(host.minor)") }
+            }
+            throw .refused(path)
+        }
+        guard table.pointee.abi_major == host.major else {
+            throw .abiMismatch(path, plugin: "\(table.pointee.abi_major).\(table.pointee.abi_minor)", host: "\(host.major).\(host.minor)")
         }
         let t = table.pointee
         let required: [(String, Bool)] = [
             ("name", t.name != nil), ("block_parameter_count", t.block_parameter_count != nil),
             ("block_parameter", t.block_parameter != nil), ("check_widths", t.check_widths != nil),
-            ("block_flops", t.block_flops != nil), ("enter", t.enter != nil), ("exit", t.exit != nil),
+            ("block_flops", t.block_flops != nil), ("model_create", t.model_create != nil),
+            ("model_destroy", t.model_destroy != nil), ("enter", t.enter != nil), ("exit", t.exit != nil),
             ("exit_gradient", t.exit_gradient != nil), ("enter_gradient", t.enter_gradient != nil),
             ("forward", t.forward != nil), ("reconstruct", t.reconstruct != nil), ("backward", t.backward != nil),
             ("tensors_count", t.tensors_count != nil), ("tensors_get", t.tensors_get != nil),

@@ -1,8 +1,9 @@
 // PluginExport: the plugin side of revserve_plugin.h for an architecture written in Swift:
 // one static rs_plugin table whose C functions convert host tensors to Tensor values, call the
-// ReversibleArchitecture, and hand results back as plugin-owned lists and tapes. A plugin
-// library is one call: `PluginExport.entry(Hamiltonian(), ...)` from its exported symbol.
-// Nothing Swift crosses the boundary; only the C types of the header.
+// ReversibleArchitecture, and hand results back as plugin-owned lists and tapes. Each model
+// handle (ExportedModel) keeps that network's kernel workspace and its parameters' copies, and
+// frees them in model_destroy. A plugin library is one call: `PluginExport.entry(Hamiltonian(),
+// ...)` from its exported symbol. Nothing Swift crosses the boundary; only the C types.
 
 import Locking
 import PluginABI
@@ -13,9 +14,6 @@ public enum PluginExport {
     /// The one architecture this library exports (set by `entry`, read by the C functions).
     nonisolated(unsafe) static var architecture: (any ReversibleArchitecture)?
     nonisolated(unsafe) static var table: UnsafeMutablePointer<rs_plugin>?
-    /// The host's ABI minor: rs_block_call.weights_fixed exists only from 1.1 on, parameters_id
-    /// from 1.2.
-    nonisolated(unsafe) static var hostMinor: UInt32 = 0
     static let lock = Locked<Void>(())
 
     /// The table for `architecture`, or nil if the host's ABI major is not ours.
@@ -23,7 +21,6 @@ public enum PluginExport {
                              hostMajor: UInt32, hostMinor: UInt32 = 0) -> UnsafePointer<rs_plugin>? {
         guard hostMajor == UInt32(REVSERVE_PLUGIN_ABI_MAJOR) else { return nil }
         return lock.withLock { _ in
-            Self.hostMinor = hostMinor
             if let table { return UnsafePointer(table) }
             Self.architecture = architecture
             let t = UnsafeMutablePointer<rs_plugin>.allocate(capacity: 1)
@@ -35,10 +32,6 @@ public enum PluginExport {
             t.pointee.functions_per_block = Int32(architecture.functionsPerBlock)
             t.pointee.transition_groups = Int32(architecture.transitionGroups)
             fill(t)
-            t.pointee.release_caches = {
-                Conv3x3.releaseCaches()
-                KeptParameters.shared.removeAll()
-            }
             table = t
             return UnsafePointer(t)
         }
@@ -71,58 +64,88 @@ public enum PluginExport {
         }
         t.pointee.block_flops = { width, pixels in PluginExport.arch.blockFlops(width: Int(width), pixels: Int(pixels)) }
 
-        t.pointee.enter = { x, out, error in
+        t.pointee.model_create = { config, out, error in
+            run(error) { () throws(TensorError) in
+                guard let c = config?.pointee, c.units >= 1, c.units <= 1 << 16, let w = c.widths, let b = c.blocks else {
+                    throw .invalidArgument(op: "model_create", detail: "a model needs at least one unit, with widths and blocks")
+                }
+                let widths = (0..<Int(c.units)).map { Int(w[$0]) }, blocks = (0..<Int(c.units)).map { Int(b[$0]) }
+                guard blocks.allSatisfy({ $0 >= 1 }), widths.allSatisfy({ $0 >= 1 }) else {
+                    throw .invalidArgument(op: "model_create", detail: "widths \(widths) and blocks \(blocks) must be positive")
+                }
+                if let problem = PluginExport.arch.widthProblem(widths) { throw .invalidArgument(op: "model_create", detail: problem) }
+                out?.pointee = OpaquePointer(Unmanaged.passRetained(ExportedModel(widths: widths, blocks: blocks, h: c.h)).toOpaque())
+            }
+        }
+        t.pointee.model_destroy = { model in
+            if let model { Unmanaged<ExportedModel>.fromOpaque(UnsafeRawPointer(model)).release() }
+        }
+        t.pointee.enter = { _, x, out, error in
             run(error) { () throws(TensorError) in out?.pointee = export(try PluginExport.arch.enter(tensor(x!)).parts) }
         }
-        t.pointee.exit = { state, parts, out, error in
+        t.pointee.exit = { _, state, parts, out, error in
             run(error) { () throws(TensorError) in
                 out?.pointee = export([try PluginExport.arch.exit(BlockState(tensors(state, parts)))])
             }
         }
-        t.pointee.exit_gradient = { dx, final, parts, out, error in
+        t.pointee.exit_gradient = { _, dx, final, parts, out, error in
             run(error) { () throws(TensorError) in
                 out?.pointee = export(try PluginExport.arch.exitGradient(tensor(dx!), finalState: BlockState(tensors(final, parts))).parts)
             }
         }
-        t.pointee.enter_gradient = { dstate, parts, out, error in
+        t.pointee.enter_gradient = { _, dstate, parts, out, error in
             run(error) { () throws(TensorError) in
                 out?.pointee = export([try PluginExport.arch.enterGradient(BlockState(tensors(dstate, parts)))])
             }
         }
-        t.pointee.forward = { call, state, parts, out, tape, error in
-            blockStep(call!, state, parts, out, tape, error) { j, p, s, h, ctx throws(TensorError) in
-                try PluginExport.arch.forward(block: j, parameters: p, state: s, h: h, ctx)
-            }
-        }
-        t.pointee.forward_blocks = { calls, count, state, parts, out, error in
+        t.pointee.forward = { model, call, input, parts, out, tapes, error in
             run(error) { () throws(TensorError) in
-                out?.pointee = export(try runBlocks(calls!, count, BlockState(tensors(state, parts))).parts)
-            }
-        }
-        t.pointee.forward_unit = { calls, count, x, out, error in
-            run(error) { () throws(TensorError) in
+                let (m, r) = try ExportedModel.checked(model, call, "forward")
                 let arch = PluginExport.arch
-                let state = try runBlocks(calls!, count, arch.enter(tensors(x, 1)[0]))
-                out?.pointee = export([try arch.exit(state)])
+                let counter = EvaluationCounter()
+                let ctx = m.context(r, counter)
+                let fromInput = r.flags & Int32(RS_RUN_FROM_UNIT_INPUT) != 0
+                var state = fromInput ? try arch.enter(tensors(input, 1)[0]) : BlockState(tensors(input, parts))
+                let blocks = Int(r.first_block)..<Int(r.first_block + r.count)
+                if let tapes {
+                    for (i, j) in blocks.enumerated() {
+                        let (next, kept) = try arch.forward(block: j, parameters: m.parameters(r, i), state: state, h: m.h, ctx)
+                        tapes[i] = OpaquePointer(Unmanaged.passRetained(TapeBox(kept)).toOpaque())
+                        state = next
+                    }
+                } else {
+                    let steps = blocks.enumerated().map { i, j in BlockStep(block: j, context: ctx) { m.parameters(r, i) } }
+                    state = try arch.forward(steps: steps, state: state, h: m.h)
+                }
+                call!.pointee.evaluations = Int64(counter.count)
+                out?.pointee = export(r.flags & Int32(RS_RUN_TO_UNIT_OUTPUT) != 0 ? [try arch.exit(state)] : state.parts)
             }
         }
-        t.pointee.reconstruct = { call, output, parts, out, tape, error in
-            blockStep(call!, output, parts, out, tape, error) { j, p, s, h, ctx throws(TensorError) in
-                try PluginExport.arch.reconstruct(block: j, parameters: p, output: s, h: h, ctx)
-            }
-        }
-        t.pointee.backward = { call, tape, gradient, parts, gradients, out, error in
+        t.pointee.reconstruct = { model, call, output, parts, out, tape, error in
             run(error) { () throws(TensorError) in
-                let (ctx, counter) = context(call!)
-                let p = parameters(call!)
+                let (m, r) = try ExportedModel.checked(model, call, "reconstruct", oneBlock: true)
+                let counter = EvaluationCounter()
+                let (input, kept) = try PluginExport.arch.reconstruct(block: Int(r.first_block), parameters: m.parameters(r, 0),
+                                                                      output: BlockState(tensors(output, parts)), h: m.h, m.context(r, counter))
+                call!.pointee.evaluations = Int64(counter.count)
+                out?.pointee = export(input.parts)
+                tape?.pointee = OpaquePointer(Unmanaged.passRetained(TapeBox(kept)).toOpaque())
+            }
+        }
+        t.pointee.backward = { model, call, tape, gradient, parts, gradients, out, error in
+            run(error) { () throws(TensorError) in
+                let (m, r) = try ExportedModel.checked(model, call, "backward", oneBlock: true)
+                guard let tape, let gradients else { throw .invalidArgument(op: "backward", detail: "no tape or gradient buffers") }
+                let counter = EvaluationCounter()
+                let p = m.parameters(r, 0)
                 var g = p.map { Tensor(zeros: $0.shape) }
-                let box = Unmanaged<TapeBox>.fromOpaque(UnsafeRawPointer(tape!)).takeUnretainedValue()
-                let input = try PluginExport.arch.backward(block: Int(call!.pointee.block), parameters: p, tape: box.tape,
+                let box = Unmanaged<TapeBox>.fromOpaque(UnsafeRawPointer(tape)).takeUnretainedValue()
+                let input = try PluginExport.arch.backward(block: Int(r.first_block), parameters: p, tape: box.tape,
                                                            outputGradient: BlockState(tensors(gradient, parts)),
-                                                           gradients: &g, h: call!.pointee.h, ctx)
+                                                           gradients: &g, h: m.h, m.context(r, counter))
                 call!.pointee.evaluations = Int64(counter.count)
                 for (i, t) in g.enumerated() {
-                    let dst = gradients![i]!
+                    let dst = gradients[i]!
                     t.data.withUnsafeBufferPointer { src in for k in 0..<src.count { dst[k] += src[k] } }
                 }
                 out?.pointee = export(input.parts)
@@ -167,20 +190,6 @@ final class TapeBox {
     init(_ tape: BlockTape) { self.tape = tape }
 }
 
-/// forward and reconstruct: a state in, a state and a tape out, evaluations counted.
-func blockStep(_ call: UnsafeMutablePointer<rs_block_call>, _ state: UnsafePointer<rs_tensor_in>?, _ parts: Int32,
-               _ out: UnsafeMutablePointer<OpaquePointer?>?, _ tape: UnsafeMutablePointer<OpaquePointer?>?,
-               _ error: UnsafeMutablePointer<rs_error>?,
-               _ step: (Int, [Tensor], BlockState, Float, EngineContext) throws(TensorError) -> (BlockState, BlockTape)) -> rs_status {
-    run(error) { () throws(TensorError) in
-        let (ctx, counter) = context(call)
-        let (result, kept) = try step(Int(call.pointee.block), parameters(call), BlockState(tensors(state, parts)), call.pointee.h, ctx)
-        call.pointee.evaluations = Int64(counter.count)
-        out?.pointee = export(result.parts)
-        tape?.pointee = OpaquePointer(Unmanaged.passRetained(TapeBox(kept)).toOpaque())
-    }
-}
-
 func export(_ tensors: [Tensor]) -> OpaquePointer {
     OpaquePointer(Unmanaged.passRetained(TensorList(tensors)).toOpaque())
 }
@@ -197,54 +206,64 @@ func tensors(_ list: UnsafePointer<rs_tensor_in>?, _ count: Int32) -> [Tensor] {
     (0..<Int(count)).map { tensor(list! + $0) }
 }
 
-/// forward_blocks' work: the calls' blocks from `state`, each call reporting its evaluations; on
-/// slices of a large batch, as the host's engine runs them (BatchSlicing.swift).
-func runBlocks(_ calls: UnsafeMutablePointer<rs_block_call>, _ count: Int32, _ state: BlockState) throws(TensorError) -> BlockState {
-    let calls = (0..<Int(count)).map { calls + $0 }
-    let contexts = calls.map { context($0) }
-    let steps = zip(calls, contexts).map { call, context in
-        BlockStep(block: Int(call.pointee.block), context: context.0) { parameters(call) }
+/// A model handle: the network's shape, the kernels' workspace for its calls (kept weight
+/// transforms and scratch buffers), and copies of the parameters of the current generation,
+/// whose storage the workspace's weight cache then recognises without comparing the values.
+/// model_destroy frees all of it.
+final class ExportedModel: Sendable {
+    let widths: [Int], blocks: [Int], h: Float
+    let workspace = KernelWorkspace(weightBudgetBytes: KernelWorkspace.inferenceWeightBudgetBytes)
+    /// For calls whose parameters carry no generation: this model's scratch, no kept weights.
+    let transient: KernelWorkspace
+    private let kept = Locked<(generation: UInt64, byBlock: [Int64: [Tensor]])>((0, [:]))
+
+    init(widths: [Int], blocks: [Int], h: Float) {
+        self.widths = widths
+        self.blocks = blocks
+        self.h = h
+        transient = KernelWorkspace(weightBudgetBytes: nil, sharingScratch: workspace)
     }
-    let s = try PluginExport.arch.forward(steps: steps, state: state, h: calls.first?.pointee.h ?? 0)
-    for (call, context) in zip(calls, contexts) { call.pointee.evaluations = Int64(context.1.count) }
-    return s
-}
 
-/// The call's parameters as tensors: copied from the host's views, or the copies kept under
-/// the call's parameters_id (ABI 1.2), whose storage the convolutions' weight cache then
-/// recognises without comparing the values.
-func parameters(_ call: UnsafeMutablePointer<rs_block_call>) -> [Tensor] {
-    let id = PluginExport.hostMinor >= 2 ? call.pointee.parameters_id : 0
-    guard id != 0 else { return tensors(call.pointee.parameters, call.pointee.parameter_count) }
-    return KeptParameters.shared.parameters(id) { tensors(call.pointee.parameters, call.pointee.parameter_count) }
-}
-
-/// Copies of parameters kept by their parameters_id, up to a budget (then all are dropped:
-/// the host names at most a few models' blocks), and until release_caches.
-final class KeptParameters: Sendable {
-    static let shared = KeptParameters(budgetBytes: 64 << 20)
-    private let kept = Locked<(byID: [UInt64: [Tensor]], bytes: Int)>(([:], 0))
-    private let budgetBytes: Int
-
-    init(budgetBytes: Int) { self.budgetBytes = budgetBytes }
-
-    func parameters(_ id: UInt64, copy: () -> [Tensor]) -> [Tensor] {
-        if let found = kept.withLock({ $0.byID[id] }) { return found }
-        let made = copy(), bytes = made.reduce(0) { $0 + 4 * $1.count }
-        kept.withLock { k in
-            if k.bytes + bytes > budgetBytes { k = ([:], 0) }
-            if k.byID.updateValue(made, forKey: id) == nil { k.bytes += bytes }
+    /// The model and run of a call, checked against the model's shape.
+    static func checked(_ model: OpaquePointer?, _ call: UnsafeMutablePointer<rs_run>?, _ what: String,
+                        oneBlock: Bool = false) throws(TensorError) -> (ExportedModel, rs_run) {
+        guard let model, let call else { throw .invalidArgument(op: what, detail: "no model or run") }
+        let m = Unmanaged<ExportedModel>.fromOpaque(UnsafeRawPointer(model)).takeUnretainedValue()
+        let r = call.pointee
+        let u = Int(r.unit)
+        guard u >= 0, u < m.blocks.count, r.first_block >= 0, r.count >= 1, Int(r.first_block) + Int(r.count) <= m.blocks[u],
+              !oneBlock || r.count == 1, r.parameter_count >= 0, r.parameter_count == 0 || r.parameters != nil else {
+            throw .invalidArgument(op: what, detail: "unit \(r.unit), blocks \(r.first_block)…\(Int(r.first_block) + Int(r.count) - 1) "
+                                   + "do not fit a model of \(m.blocks) blocks per unit" + (oneBlock ? " (one block per call)" : ""))
         }
+        return (m, r)
+    }
+
+    /// The engine's context for a run: the run's threads, `counter`, and this model's
+    /// workspace (its kept transforms only for parameters with a generation).
+    func context(_ r: rs_run, _ counter: EvaluationCounter) -> EngineContext {
+        EngineContext(threads: ComputeThreads(Int(r.threads)), counter: counter,
+                      workspace: r.parameters_generation == 0 ? transient : workspace)
+    }
+
+    /// Block i of the run's parameters: copied from the host's views, or the copies kept for
+    /// the run's generation (a new generation drops the old one's copies and transforms).
+    func parameters(_ r: rs_run, _ i: Int) -> [Tensor] {
+        let n = Int(r.parameter_count)
+        let copy = { tensors(r.parameters.map { $0 + i * n }, r.parameter_count) }
+        let generation = r.parameters_generation
+        guard generation != 0 else { return copy() }
+        let key = Int64(r.unit) << 32 | Int64(Int(r.first_block) + i)
+        let (found, stale) = kept.withLock { k -> ([Tensor]?, Bool) in
+            if k.generation != generation { k = (generation, [:]); return (nil, true) }
+            return (k.byBlock[key], false)
+        }
+        if stale { workspace.weights?.removeAll() }
+        if let found { return found }
+        let made = copy()
+        kept.withLock { k in if k.generation == generation { k.byBlock[key] = made } }
         return made
     }
-
-    func removeAll() { kept.withLock { $0 = ([:], 0) } }
-}
-
-func context(_ call: UnsafeMutablePointer<rs_block_call>) -> (EngineContext, EvaluationCounter) {
-    let counter = EvaluationCounter()
-    let fixed = PluginExport.hostMinor >= 1 && call.pointee.weights_fixed != 0
-    return (EngineContext(threads: ComputeThreads(Int(call.pointee.threads)), counter: counter, weightsFixed: fixed), counter)
 }
 
 /// Runs `body`, turning a thrown error into the status and message of the ABI.

@@ -6,7 +6,7 @@
 // convolutions: at batch 64 a unit's state is megabytes. On one worker per slice, a slice's
 // data stays in that core's cache. Two orders:
 // - slice by slice through every block (inference, whose weights' transforms are kept in the
-//   process's cache): a slice's state stays in cache from block to block;
+//   model's workspace): a slice's state stays in cache from block to block;
 // - block by block over all slices (training): the slices of a block share a cache of its
 //   transformed weights, dropped after the block, since training changes the weights every
 //   step and a whole unit's transforms would not fit (hamiltonian-1202: 236 MB).
@@ -16,7 +16,7 @@ import Tensor
 /// One block of a run of blocks, with the context its engine calls get (a plugin gets one per
 /// block, with its own evaluation counter). `parameters` makes the block's parameters when they
 /// are needed: a plugin copies them out of the host's views, and holding a whole unit's copies
-/// at once cost a batch-1 inference 15% in page faults (glibc returned the memory between calls).
+/// at once costs page faults (glibc returns the memory between calls).
 public struct BlockStep {
     public var block: Int
     public var parameters: () -> [Tensor]
@@ -41,8 +41,7 @@ public enum BatchSlicing {
         guard threads.count > 1, let x = state.parts.first, x.rank == 4, x.shape[2] * x.shape[3] > 0 else { return nil }
         let n = x.shape[0], pixels = x.shape[2] * x.shape[3]
         // Up to about eight slices per worker: small slices stay in cache and even out a busy
-        // core. hamiltonian-74 at batch 64 on two workers (slices of 4, 4 and 16 images in its
-        // units) ran at ~860 images/s, with four slices per worker ~820, two ~815, unsliced ~700.
+        // core.
         let size = Swift.max((minimumPixels + pixels - 1) / pixels, (n + 8 * threads.count - 1) / (8 * threads.count))
         let count = (n + size - 1) / size
         guard count >= 2 * threads.count else { return nil }
@@ -110,7 +109,7 @@ extension ReversibleArchitecture {
             }
             for (step, p) in zip(steps, parameters) {
                 var ctx = step.context
-                ctx.weightCache = WinogradWeightCache(budgetBytes: BatchSlicing.blockCacheBytes)
+                ctx.workspace = KernelWorkspace(weightBudgetBytes: BatchSlicing.blockCacheBytes, sharingScratch: step.context.workspace)
                 try BatchSlicing.forEach(slices.count, threads: threads) { s, _ throws(TensorError) in
                     part[s] = try forward(block: step.block, parameters: p, state: part[s], h: h,
                                           BatchSlicing.context(ctx, slice: s)).0

@@ -1,7 +1,8 @@
-// EngineContext: what every engine call carries: the compute threads, and an optional counter of
+// EngineContext: what every engine call carries: the compute threads; an optional counter of
 // residual-function evaluations (tests use it to prove that reversible backprop evaluates each
-// block function exactly once forward and once backward), and whether the weights stay fixed
-// from call to call (inference), which lets convolutions keep their transformed weights.
+// block function exactly once forward and once backward); the kernels' workspace (kept weight
+// transforms and scratch); and, when the call is for a network, that network's state, the unit
+// and the generation of its parameters, which a plugin architecture needs for its model handle.
 
 import Synchronization
 import Tensor
@@ -9,30 +10,28 @@ import Tensor
 public struct EngineContext: Sendable {
     public var threads: ComputeThreads
     public var counter: EvaluationCounter?
-    /// The weights will be used again unchanged (inference): convolutions then keep their
-    /// Winograd-transformed weights (Conv3x3.forward's weightsFixed). Network.logits sets it;
-    /// training leaves it off, since its weights change every step and kept transforms would
-    /// only hold memory.
-    public var weightsFixed: Bool
-    /// Where convolutions keep transformed weights for the other calls of a scope that shares
-    /// them, e.g. the slices of one block in a training step (SlicedBackward.swift). Without
-    /// it, each slice would transform the block's weights again (16% of a training step).
-    public var weightCache: WinogradWeightCache?
-    /// Nonzero: names the values of the parameters the calls with this context get, given the
-    /// block (ParameterSet.identity and the unit, set by Network.logits): a plugin architecture
-    /// passes it on per block (rs_block_call.parameters_id).
-    public var parametersScope: UInt64 = 0
+    /// Where convolutions keep transformed weights and find scratch: a loaded model's own
+    /// (inference keeps its weights' transforms), or a scope that shares them, e.g. the slices
+    /// of one block in a training step (SlicedBackward.swift). Without one, each call
+    /// transforms its weights again.
+    public var workspace: KernelWorkspace
+    /// The network the calls belong to (Network.state): a plugin architecture keeps its model
+    /// handle there. Nil for calls outside a network (tests, tools).
+    public var network: NetworkState?
+    /// The unit the calls belong to, within `network`.
+    public var unit = 0
+    /// Names the values of the parameters the calls pass, per (unit, block): the same number
+    /// means the same values (ParameterSet.identity); 0 promises nothing.
+    public var parametersGeneration: UInt64 = 0
 
-    public init(threads: ComputeThreads = .one, counter: EvaluationCounter? = nil, weightsFixed: Bool = false,
-                weightCache: WinogradWeightCache? = nil) {
+    public init(threads: ComputeThreads = .one, counter: EvaluationCounter? = nil, workspace: KernelWorkspace = .unowned) {
         self.threads = threads
         self.counter = counter
-        self.weightsFixed = weightsFixed
-        self.weightCache = weightCache
+        self.workspace = workspace
     }
 
-    /// Whether convolutions will keep the weights' transforms (the process's cache or a scope's).
-    public var keepsWeights: Bool { weightsFixed || weightCache != nil }
+    /// Whether convolutions keep the weights' transforms between calls.
+    public var keepsWeights: Bool { workspace.weights != nil }
 }
 
 /// Counts residual-function evaluations (K-σ-Kᵀ or σ(A·+b) applications), thread-safely.

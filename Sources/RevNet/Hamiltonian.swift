@@ -36,7 +36,7 @@ public struct Hamiltonian: ReversibleArchitecture {
         return 4 * 2 * c * c * 9 * Double(pixels)   // K1, K1ᵀ, K2, K2ᵀ
     }
 
-    public func enter(_ x: Tensor) throws(TensorError) -> BlockState {
+    public func enter(_ x: Tensor, _ ctx: EngineContext) throws(TensorError) -> BlockState {
         let c = x.rank == 4 ? x.shape[1] : 0
         guard c % 2 == 0 else {
             throw .shapeMismatch(op: "hamiltonian unit", detail: "input \(x.shape) needs an even channel count")
@@ -44,17 +44,17 @@ public struct Hamiltonian: ReversibleArchitecture {
         return BlockState([try x.channels(0..<(c / 2)), try x.channels((c / 2)..<c)])
     }
 
-    public func exit(_ state: BlockState) throws(TensorError) -> Tensor {
+    public func exit(_ state: BlockState, _ ctx: EngineContext) throws(TensorError) -> Tensor {
         try expectParts(state, 2, block: -1, "unit state")
         return try Tensor.concatenatingChannels(state.parts)
     }
 
-    public func exitGradient(_ dx: Tensor, finalState: BlockState) throws(TensorError) -> BlockState {
-        try enter(dx)
+    public func exitGradient(_ dx: Tensor, finalState: BlockState, _ ctx: EngineContext) throws(TensorError) -> BlockState {
+        try enter(dx, ctx)
     }
 
-    public func enterGradient(_ dState: BlockState) throws(TensorError) -> Tensor {
-        try exit(dState)
+    public func enterGradient(_ dState: BlockState, _ ctx: EngineContext) throws(TensorError) -> Tensor {
+        try exit(dState, ctx)
     }
 
     public func forward(block j: Int, parameters p: [Tensor], state: BlockState, h: Float,

@@ -13,6 +13,8 @@ public struct Network: Sendable {
     /// Every tensor of the model, trainable or not (batch-norm running statistics).
     public var weights: ParameterSet
     let layout: Layout
+    /// What the network keeps between calls (kept weight transforms, scratch, plugin handles).
+    public let state: NetworkState
 
     /// Positions of the named tensors in `weights`, computed once.
     struct Layout: Sendable {
@@ -37,6 +39,7 @@ public struct Network: Sendable {
         self.architecture = arch
         self.weights = weights
         self.layout = layout
+        state = NetworkState(config)
     }
 
     /// A network with the given weights: every tensor of the layout must be present with its shape.
@@ -58,6 +61,7 @@ public struct Network: Sendable {
         self.architecture = architecture
         self.weights = weights
         self.layout = layout
+        state = NetworkState(config)
     }
 
     /// Names and shapes of every weight tensor a configuration needs, in order (what a
@@ -128,6 +132,14 @@ public struct Network: Sendable {
         layout.blocks[u][j].map { weights.tensors[$0] }
     }
 
+    /// `ctx` for calls on this network: its state, and the generation of its current weights.
+    func within(_ ctx: EngineContext) -> EngineContext {
+        var ctx = ctx
+        ctx.network = state
+        ctx.parametersGeneration = weights.identity
+        return ctx
+    }
+
     /// Checks an input batch against the configured input shape.
     func checkInput(_ x: Tensor, op: String) throws(TensorError) {
         guard x.rank == 4, Array(x.shape.dropFirst()) == config.inputShape else {
@@ -140,8 +152,8 @@ public struct Network: Sendable {
     /// Logits (N, classes) for a batch x (N, C_in, H, W), batch norm in eval mode.
     public func logits(_ x: Tensor, _ ctx: EngineContext = EngineContext()) throws(TensorError) -> Tensor {
         try checkInput(x, op: "Network.logits")
-        var ctx = ctx
-        ctx.weightsFixed = true
+        var ctx = within(ctx)
+        if !ctx.keepsWeights { ctx.workspace = state.workspace }   // inference keeps its transforms
         var h = try stem(x, ctx)
         for u in 0..<config.units {
             h = try runUnit(u, input: h, ctx)
@@ -171,8 +183,7 @@ public struct Network: Sendable {
     func runUnit(_ u: Int, input x: Tensor, _ ctx: EngineContext) throws(TensorError) -> Tensor {
         let blocks = 0..<config.unitBlocks[u]
         var ctx = ctx
-        // Inference's weights stay as they are: name them for plugins, per unit (< 256 units).
-        if ctx.weightsFixed && u < 256 { ctx.parametersScope = weights.identity << 8 | UInt64(u) }
+        ctx.unit = u
         return try architecture.forwardUnit(blocks: blocks, parameters: blocks.map { blockParameters(unit: u, block: $0) },
                                             input: x, h: config.h, ctx)
     }

@@ -76,7 +76,7 @@ public struct NetworkConfig: Sendable, Equatable, Codable {
             throw bad("input_shape", "\(inputShape[1])×\(inputShape[2]) is too small for \(units) units: each transition halves it")
         }
         // Sizes are checked before anything is allocated for them: a damaged or hostile
-        // checkpoint can declare any shape (the checkpoint fuzzer's 2 GiB out-of-memory).
+        // checkpoint can declare any shape.
         let inputValues = inputShape.reduce(1.0) { $0 * Double($1) }
         guard inputValues <= Double(Self.maxInputValues) else {
             throw bad("input_shape", "\(inputShape) is \(inputValues) values per image; the limit is \(Self.maxInputValues)")

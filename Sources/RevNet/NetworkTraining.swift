@@ -37,6 +37,7 @@ extension Network {
             throw .invalidArgument(op: "Network.trainingStep", detail: "gradients must have the layout of the network's weights")
         }
         let units = config.units, arch = architecture, h = config.h
+        let networkContext = within(ctx)
 
         // ---- forward ----
         let stemConv = try Conv3x3.forward(x, weight: weights.tensors[layout.stemConv], threads: ctx.threads)
@@ -48,7 +49,9 @@ extension Network {
         var unitOutputShapes: [[Int]] = []
         var activation = stemOut
         for u in 0..<units {
-            var state = try arch.enter(activation)
+            var ctx = networkContext
+            ctx.unit = u
+            var state = try arch.enter(activation, ctx)
             var unitTapes: [BlockTape?] = []
             let blocks = 0..<config.unitBlocks[u]
             switch mode {
@@ -64,7 +67,7 @@ extension Network {
                                          state: state, h: h, ctx)
             }
             tapes.append(unitTapes)
-            activation = try arch.exit(state)
+            activation = try arch.exit(state, ctx)
             finalStates.append(state)
             unitOutputShapes.append(activation.shape)
             if u + 1 < units { activation = try transition(activation, to: u + 1) }
@@ -91,6 +94,8 @@ extension Network {
         d = try batchNormBackward(d, input: headInput, cache: headCache, layout.headBN, &gradients)
 
         for u in stride(from: units - 1, through: 0, by: -1) {
+            var ctx = networkContext
+            ctx.unit = u
             if u + 1 < units {
                 let (before, after) = transitionPadding(to: u + 1)
                 d = try ChannelPad.backward(d, before: before, after: after, groups: arch.transitionGroups)
@@ -98,7 +103,7 @@ extension Network {
             }
             var state = finalStates[u]!
             finalStates[u] = nil                       // let the stored state go as soon as it is used
-            var dState = try arch.exitGradient(d, finalState: state)
+            var dState = try arch.exitGradient(d, finalState: state, ctx)
             if mode == .reversible, let slices = BatchSlicing.slices(of: state, threads: ctx.threads) {
                 dState = try reversibleBackward(unit: u, slices: slices, output: state, outputGradient: dState,
                                                 gradients: &gradients, ctx)
@@ -119,7 +124,7 @@ extension Network {
                     }
                 }
             }
-            d = try arch.enterGradient(dState)
+            d = try arch.enterGradient(dState, ctx)
         }
 
         d = try ReLU.backward(d, input: stemOut)

@@ -12,8 +12,8 @@ public struct ParameterSet: Sendable {
     }
     private var index: [String: Int]
     /// Names these exact values in this process: a new number whenever a tensor changes, never
-    /// given twice; copies share it until one of them changes. Inference passes it to plugins
-    /// (rs_block_call.parameters_id), which then keep their copies of the parameters.
+    /// given twice; copies share it until one of them changes. Calls pass it to plugins as the
+    /// parameters' generation (rs_run.parameters_generation), which then keep what they derive.
     public private(set) var identity: UInt64
 
     public init() {

@@ -23,10 +23,8 @@ enum SymmetricResidual: ResidualFunction {
     static func evaluate(_ v: Tensor, weight k: Tensor, bias b: Tensor,
                          _ ctx: EngineContext) throws(TensorError) -> (Tensor, [Tensor]) {
         ctx.counter?.increment()
-        let a = try Conv3x3.forward(v, weight: k, bias: b, relu: true, threads: ctx.threads, weightsFixed: ctx.weightsFixed,
-                                    weightCache: ctx.weightCache)
-        let out = try ConvTranspose3x3.forward(a, weight: k, threads: ctx.threads, weightsFixed: ctx.weightsFixed,
-                                               weightCache: ctx.weightCache)
+        let a = try Conv3x3.forward(v, weight: k, bias: b, relu: true, threads: ctx.threads, workspace: ctx.workspace)
+        let out = try ConvTranspose3x3.forward(a, weight: k, threads: ctx.threads, workspace: ctx.workspace)
         return (out, [v, a])
     }
 
@@ -35,13 +33,13 @@ enum SymmetricResidual: ResidualFunction {
                     dK: inout Tensor, db: inout Tensor, _ ctx: EngineContext) throws(TensorError) -> Tensor {
         let v = tape[tape.startIndex], a = tape[tape.startIndex + 1]
         // Through the outer Kᵀ: its input gradient is K g, its weight gradient pairs a with g.
-        let da = try Conv3x3.forward(g, weight: k, threads: ctx.threads, weightCache: ctx.weightCache)
+        let da = try Conv3x3.forward(g, weight: k, threads: ctx.threads, workspace: ctx.workspace)
         try ConvTranspose3x3.accumulateWeightGradient(&dK, input: a, outputGradient: g, threads: ctx.threads)
         // Through σ and the inner K.
         let du = try ReLU.backward(da, input: a)
         try Conv3x3.accumulateBiasGradient(&db, outputGradient: du)
         try Conv3x3.accumulateWeightGradient(&dK, input: v, outputGradient: du, threads: ctx.threads)
-        return try Conv3x3.inputGradient(du, weight: k, threads: ctx.threads, weightCache: ctx.weightCache)
+        return try Conv3x3.inputGradient(du, weight: k, threads: ctx.threads, workspace: ctx.workspace)
     }
 }
 
@@ -58,7 +56,7 @@ enum AntisymmetricResidual: ResidualFunction {
                          _ ctx: EngineContext) throws(TensorError) -> (Tensor, [Tensor]) {
         ctx.counter?.increment()
         let a = try Conv3x3.forward(v, weight: operatorWeight(k), bias: b, relu: true, threads: ctx.threads,
-                                    weightsFixed: ctx.weightsFixed, weightCache: ctx.weightCache)
+                                    workspace: ctx.workspace)
         return (a, [v, a])
     }
 
@@ -73,7 +71,7 @@ enum AntisymmetricResidual: ResidualFunction {
         try Conv3x3.accumulateWeightGradient(&dA, input: v, outputGradient: du, threads: ctx.threads)
         try dK.add(dA)
         try dK.add(Conv3x3.flippedTransposed(dA), scaledBy: -1)
-        return try Conv3x3.inputGradient(du, weight: operatorWeight(k), threads: ctx.threads, weightCache: ctx.weightCache)
+        return try Conv3x3.inputGradient(du, weight: operatorWeight(k), threads: ctx.threads, workspace: ctx.workspace)
     }
 }
 

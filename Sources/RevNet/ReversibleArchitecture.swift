@@ -35,11 +35,11 @@ public protocol ReversibleArchitecture: Sendable {
     func blockFlops(width: Int, pixels: Int) -> Double
 
     /// The block state for a unit input x (N, C, H, W), and the unit output for a final state.
-    func enter(_ x: Tensor) throws(TensorError) -> BlockState
-    func exit(_ state: BlockState) throws(TensorError) -> Tensor
+    func enter(_ x: Tensor, _ ctx: EngineContext) throws(TensorError) -> BlockState
+    func exit(_ state: BlockState, _ ctx: EngineContext) throws(TensorError) -> Tensor
     /// Gradients through `exit` (given the final state, for its shapes) and through `enter`.
-    func exitGradient(_ dx: Tensor, finalState: BlockState) throws(TensorError) -> BlockState
-    func enterGradient(_ dState: BlockState) throws(TensorError) -> Tensor
+    func exitGradient(_ dx: Tensor, finalState: BlockState, _ ctx: EngineContext) throws(TensorError) -> BlockState
+    func enterGradient(_ dState: BlockState, _ ctx: EngineContext) throws(TensorError) -> Tensor
 
     /// Block j (zero-based within its unit) applied to `state`; also returns the tape for backward.
     func forward(block j: Int, parameters p: [Tensor], state: BlockState, h: Float,
@@ -52,21 +52,15 @@ public protocol ReversibleArchitecture: Sendable {
     /// accumulates the parameter gradients into `gradients` (same order as `parameters`).
     func backward(block j: Int, parameters p: [Tensor], tape: BlockTape, outputGradient: BlockState,
                   gradients: inout [Tensor], h: Float, _ ctx: EngineContext) throws(TensorError) -> BlockState
-    /// Blocks `blocks` in order from `state`, keeping no tapes (inference); `parameters[i]` are
-    /// those of block blocks.lowerBound + i. Returns the last block's output. The default is
-    /// forwardEachBlock; a plugin runs them all in one call, so that the state crosses the
-    /// library boundary once per unit instead of twice per block.
+    /// Blocks `blocks` in order from `state`, keeping no tapes (inference and reversible
+    /// training); `parameters[i]` are those of block blocks.lowerBound + i. Returns the last
+    /// block's output. The default is forwardEachBlock; a plugin runs them in one call.
     func forward(blocks: Range<Int>, parameters: [[Tensor]], state: BlockState, h: Float,
                  _ ctx: EngineContext) throws(TensorError) -> BlockState
     /// Inference through a whole unit from its input x: enter, forward(blocks:), exit (the
     /// default); a plugin does the three in one call, so its input and output cross once.
     func forwardUnit(blocks: Range<Int>, parameters: [[Tensor]], input x: Tensor, h: Float,
                      _ ctx: EngineContext) throws(TensorError) -> Tensor
-    /// Drops what the architecture keeps on its own side for calls whose context kept weights
-    /// (a plugin's process-wide caches: transformed weights, parameter copies, scratch
-    /// buffers): called after each unit of a sliced training step, whose weights are not used
-    /// again.
-    func releaseCachedWeights()
 }
 
 extension ReversibleArchitecture {
@@ -77,8 +71,16 @@ extension ReversibleArchitecture {
 
     public func forwardUnit(blocks: Range<Int>, parameters: [[Tensor]], input x: Tensor, h: Float,
                             _ ctx: EngineContext) throws(TensorError) -> Tensor {
-        try exit(forward(blocks: blocks, parameters: parameters, state: enter(x), h: h, ctx))
+        try exit(forward(blocks: blocks, parameters: parameters, state: enter(x, ctx), h: h, ctx), ctx)
     }
+
+    /// enter, exit and their gradients outside a network (tests, tools).
+    public func enter(_ x: Tensor) throws(TensorError) -> BlockState { try enter(x, EngineContext()) }
+    public func exit(_ state: BlockState) throws(TensorError) -> Tensor { try exit(state, EngineContext()) }
+    public func exitGradient(_ dx: Tensor, finalState: BlockState) throws(TensorError) -> BlockState {
+        try exitGradient(dx, finalState: finalState, EngineContext())
+    }
+    public func enterGradient(_ dState: BlockState) throws(TensorError) -> Tensor { try enterGradient(dState, EngineContext()) }
 
     /// forward(blocks:) as one forward(block:) call per block, tapes dropped; on a batch big
     /// enough, on slices of it, one worker per slice (BatchSlicing.swift).
@@ -87,10 +89,6 @@ extension ReversibleArchitecture {
         try forward(steps: blocks.enumerated().map { i, j in BlockStep(block: j, context: ctx) { parameters[i] } },
                     state: state, h: h)
     }
-
-    /// Nothing to release: a built-in architecture's convolutions keep transformed weights only
-    /// in the caches its callers give them.
-    public func releaseCachedWeights() {}
 
     /// The block's input from its output (inference-time inverse).
     public func inverse(block j: Int, parameters p: [Tensor], output: BlockState, h: Float,

@@ -4,7 +4,8 @@
 // A block's reconstruction and backward touch a slice's state a dozen times (four residual
 // evaluations and their vector-Jacobian products); on one worker per slice they stay in that
 // core's cache and need no fork-join per convolution. The slices of a block share a cache of
-// its transformed weights, dropped after the block (a plugin's, after the unit). Parameter gradients are sums over the
+// its transformed weights, dropped after the block (a plugin keeps its own on its model
+// handle, for the parameters' generation). Parameter gradients are sums over the
 // batch: each chunk of slices accumulates into its own copy of the block's gradients, added in
 // chunk order, so a step is repeatable for a thread count. The copies are per block, not per
 // unit: a unit of hamiltonian-1202 holds 29 MB of parameters.
@@ -16,18 +17,15 @@ extension Network {
     /// blocks' parameter gradients into `gradients`, the batch cut into `slices`.
     func reversibleBackward(unit u: Int, slices: [Range<Int>], output: BlockState, outputGradient: BlockState,
                             gradients: inout ParameterSet, _ ctx: EngineContext) throws(TensorError) -> BlockState {
-        // A plugin keeps the blocks' transforms in its own cache (bounded): released once per
-        // unit, since its release also drops its scratch buffers, which every block reuses.
-        defer { architecture.releaseCachedWeights() }
         let arch = architecture, h = config.h, chunks = ctx.threads.chunks(of: slices.count).count
         var states = try BatchSlicing.split(output, slices), dStates = try BatchSlicing.split(outputGradient, slices)
         for j in stride(from: config.unitBlocks[u] - 1, through: 0, by: -1) {
             let p = blockParameters(unit: u, block: j)
             // Each chunk's own tensors: copies of one zero set would share storage, and the
-            // workers' copy-on-write of it raced (ThreadSanitizer).
+            // workers' copy-on-write of it would race.
             var partials = (0..<chunks).map { _ in p.map { Tensor(zeros: $0.shape) } }
             var blockContext = ctx
-            blockContext.weightCache = WinogradWeightCache(budgetBytes: BatchSlicing.blockCacheBytes)
+            blockContext.workspace = KernelWorkspace(weightBudgetBytes: BatchSlicing.blockCacheBytes, sharingScratch: ctx.workspace)
             try states.withUnsafeMutableBufferPointer { (state: inout UnsafeMutableBufferPointer<BlockState>) throws(TensorError) in
             try dStates.withUnsafeMutableBufferPointer { (dState: inout UnsafeMutableBufferPointer<BlockState>) throws(TensorError) in
             try partials.withUnsafeMutableBufferPointer { (partial: inout UnsafeMutableBufferPointer<[Tensor]>) throws(TensorError) in

@@ -39,7 +39,9 @@ extension Network {
     /// max|inverse(forward(x)) − x| / max|x| through unit `u` (all its blocks forward, then all
     /// inverse) for an input x of the unit's shape (N, C, H, W).
     public func roundTripError(unit u: Int, _ x: Tensor, _ ctx: EngineContext = EngineContext()) throws(TensorError) -> Float {
-        var state = try architecture.enter(x)
+        var ctx = within(ctx)
+        ctx.unit = u
+        var state = try architecture.enter(x, ctx)
         for j in 0..<config.unitBlocks[u] {
             state = try architecture.forward(block: j, parameters: blockParameters(unit: u, block: j),
                                              state: state, h: config.h, ctx).0
@@ -48,7 +50,7 @@ extension Network {
             state = try architecture.inverse(block: j, parameters: blockParameters(unit: u, block: j),
                                              output: state, h: config.h, ctx)
         }
-        var back = try architecture.exit(state)
+        var back = try architecture.exit(state, ctx)
         try back.add(x, scaledBy: -1)
         let scale = x.maxAbs()
         return scale > 0 ? back.maxAbs() / scale : back.maxAbs()

@@ -40,16 +40,16 @@ extension TwoStepArchitecture {
         return nil
     }
 
-    public func enter(_ x: Tensor) throws(TensorError) -> BlockState { BlockState([x]) }
-    public func exit(_ state: BlockState) throws(TensorError) -> Tensor { state.parts[state.parts.count - 1] }
+    public func enter(_ x: Tensor, _ ctx: EngineContext) throws(TensorError) -> BlockState { BlockState([x]) }
+    public func exit(_ state: BlockState, _ ctx: EngineContext) throws(TensorError) -> Tensor { state.parts[state.parts.count - 1] }
 
-    public func exitGradient(_ dx: Tensor, finalState: BlockState) throws(TensorError) -> BlockState {
+    public func exitGradient(_ dx: Tensor, finalState: BlockState, _ ctx: EngineContext) throws(TensorError) -> BlockState {
         finalState.parts.count == 1
             ? BlockState([dx])
             : BlockState([Tensor(zeros: finalState.parts[0].shape), dx])
     }
 
-    public func enterGradient(_ dState: BlockState) throws(TensorError) -> Tensor {
+    public func enterGradient(_ dState: BlockState, _ ctx: EngineContext) throws(TensorError) -> Tensor {
         try expectParts(dState, 1, block: 0, "unit input gradient")
         return dState.parts[0]
     }

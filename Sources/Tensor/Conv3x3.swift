@@ -14,13 +14,10 @@ public enum Conv3x3 {
     ///   - x: (N, Cin, H, W)
     ///   - weight: (Cout, Cin, 3, 3)
     ///   - bias: (Cout), or nil for none
-    ///   - weightsFixed: the weight will be used again unchanged (inference): keep its
-    ///     Winograd transform for the next call (WinogradWeightCache.swift)
-    ///   - weightCache: where to keep and find that transform instead of the process's cache
+    ///   - workspace: the caller's kept weight transforms and scratch buffers (KernelWorkspace)
     /// - Returns: (N, Cout, H, W)
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, relu: Bool = false,
-                               threads: ComputeThreads = .one, weightsFixed: Bool = false,
-                               weightCache: WinogradWeightCache? = nil) throws(TensorError) -> Tensor {
+                               threads: ComputeThreads = .one, workspace: KernelWorkspace = .unowned) throws(TensorError) -> Tensor {
         let op = "Conv3x3.forward"
         let (_, cin, _, _) = try nchw(x, "input", op: op)
         let cout = try convWeightChannels(weight, op: op).out
@@ -30,24 +27,16 @@ public enum Conv3x3 {
         if let bias { try requireShape(bias, [cout], "bias", op: op) }
         if Winograd.pays(inputChannels: cin, outputChannels: cout) {
             return Winograd.convolve(x: x, weight: weight, transposed: false, bias: bias, relu: relu, threads: threads,
-                                     cache: weightCache ?? (weightsFixed ? .shared : nil))
+                                     workspace: workspace)
         }
-        return lowered(x: x, weight: weight, bias: bias, relu: relu, threads: threads)
-    }
-
-    /// Drops everything the kernels keep between calls, transformed weights (WinogradWeightCache.swift)
-    /// and the free scratch buffers (ScratchBuffers.swift): once a model is taken out of service,
-    /// so that neither its weights nor buffers sized for it stay in memory.
-    public static func releaseCaches() {
-        WinogradWeightCache.shared.removeAll()
-        ScratchBuffers.shared.removeAll()
+        return lowered(x: x, weight: weight, bias: bias, relu: relu, threads: threads, scratch: workspace.scratch)
     }
 
     /// dx = convT(dy, W): the gradient of conv with respect to its input.
     /// - Parameters: dy: (N, Cout, H, W); weight: (Cout, Cin, 3, 3). Returns (N, Cin, H, W).
     public static func inputGradient(_ dy: Tensor, weight: Tensor, threads: ComputeThreads = .one,
-                                     weightCache: WinogradWeightCache? = nil) throws(TensorError) -> Tensor {
-        try ConvTranspose3x3.forward(dy, weight: weight, threads: threads, weightCache: weightCache)
+                                     workspace: KernelWorkspace = .unowned) throws(TensorError) -> Tensor {
+        try ConvTranspose3x3.forward(dy, weight: weight, threads: threads, workspace: workspace)
     }
 
     /// dW += Σₙ dy ⋆ x, the gradient of ⟨conv(x, W), dy⟩ with respect to W: through Winograd
@@ -136,7 +125,7 @@ public enum Conv3x3 {
         db.data.withUnsafeMutableBufferPointer { d in
             dy.data.withUnsafeBufferPointer { g in
                 // Eight running sums per channel: a single scalar sum is one long chain of
-                // dependent adds the compiler may not reorder (1.5% of a training step).
+                // dependent adds the compiler may not reorder.
                 for ch in 0..<c {
                     var s8 = SIMD8<Float>()
                     var s: Float = 0
@@ -163,7 +152,7 @@ public enum Conv3x3 {
     /// the transpose of W's tap 8 − k, which sgemm reads in place. Every output element is
     /// written, so the output starts uninitialised. Shapes are checked by the callers.
     static func lowered(x: Tensor, weight: Tensor, transposed: Bool = false, bias: Tensor?, relu: Bool = false,
-                        threads: ComputeThreads) -> Tensor {
+                        threads: ComputeThreads, scratch: ScratchBuffers = .shared) -> Tensor {
         let n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3]
         let cout = transposed ? weight.shape[1] : weight.shape[0], hw = h * w
         guard n * cout * hw > 0 else { return Tensor(zeros: [n, cout, h, w]) }
@@ -180,7 +169,7 @@ public enum Conv3x3 {
                 let xb = xp.baseAddress!, tb = tp.baseAddress!, yb = yp.baseAddress!
                 let biasPointer = bp.isEmpty ? nil : bp.baseAddress
                 threads.forEachChunk(of: n * blocks) { _, items in
-                    let scratch = ScratchBuffers.shared
+                    let scratch = scratch
                     scratch.with(capacity: cin * grid.planeSize) { padded in
                     scratch.with(capacity: cout * grid.columns(rows: rb)) { block in
                         for item in items {
@@ -217,11 +206,10 @@ public enum ConvTranspose3x3 {
     ///   - u: (N, Cout, H, W)
     ///   - weight: (Cout, Cin, 3, 3), the convolution's weight (not flipped)
     ///   - bias: (Cin), or nil for none
-    ///   - weightsFixed, weightCache: as for Conv3x3.forward
+    ///   - workspace: as for Conv3x3.forward
     /// - Returns: (N, Cin, H, W)
     public static func forward(_ u: Tensor, weight: Tensor, bias: Tensor? = nil,
-                               threads: ComputeThreads = .one, weightsFixed: Bool = false,
-                               weightCache: WinogradWeightCache? = nil) throws(TensorError) -> Tensor {
+                               threads: ComputeThreads = .one, workspace: KernelWorkspace = .unowned) throws(TensorError) -> Tensor {
         let op = "ConvTranspose3x3.forward"
         let (_, cout, _, _) = try nchw(u, "input", op: op)
         let cin = try convWeightChannels(weight, op: op).in
@@ -231,9 +219,9 @@ public enum ConvTranspose3x3 {
         if let bias { try requireShape(bias, [cin], "bias", op: op) }
         if Winograd.pays(inputChannels: cout, outputChannels: cin) {
             return Winograd.convolve(x: u, weight: weight, transposed: true, bias: bias, relu: false, threads: threads,
-                                     cache: weightCache ?? (weightsFixed ? .shared : nil))
+                                     workspace: workspace)
         }
-        return Conv3x3.lowered(x: u, weight: weight, transposed: true, bias: bias, threads: threads)
+        return Conv3x3.lowered(x: u, weight: weight, transposed: true, bias: bias, threads: threads, scratch: workspace.scratch)
     }
 
     /// du = conv(g, W): the gradient of convT with respect to its input.

@@ -8,10 +8,8 @@
 //     out[Cout × cols] = Σ over the 9 taps of  W_tap[Cout × Cin] · shifted_tap[Cin × cols]
 //
 // is nine accumulating sgemms straight from the padded image, with no im2col copy at all
-// (im2col wrote 9× the input per call and was a third of the time). Outputs are computed on the
-// padded grid, so each output row carries two extra columns, dropped when the block is written
-// out in NCHW. Measured against im2col + one sgemm on hamiltonian-74's shapes: 60–80% of the
-// large-sgemm rate instead of 55–62% (docs/BENCHMARKS.md).
+// (im2col writes 9× the input per call). Outputs are computed on the padded grid, so each
+// output row carries two extra columns, dropped when the block is written out in NCHW.
 
 struct PaddedGrid {
     let height: Int, width: Int

@@ -1,19 +1,17 @@
-// ScratchBuffers: reusable float buffers for the kernels' im2col blocks and partial sums.
+// ScratchBuffers: reusable float buffers for the kernels' padded grids, tiles and partial sums.
 //
-// Kernels need a few hundred KiB of scratch per worker on every call. Allocating it afresh each
-// time costs page faults (large blocks come from mmap) that showed up as a large, noisy share of
-// a convolution's time, so finished buffers go back to a small shared free list instead.
-// Sizes are rounded up to a power of two and a request takes the smallest buffer that fits:
-// with exact sizes and first fit, a daemon cycling through models of different widths kept
-// adding buffers that no other model's request fitted (+19–26% resident memory after 20 swaps).
-// Since workers also run whole slices of a batch (BatchSlicing), requests of many sizes overlap
-// and the list still grew in one run of three (+20% after 20 swaps): it is emptied when a model
-// is taken out of service (Conv3x3.releaseCaches).
+// Kernels need a few hundred KiB of scratch per worker on every call; allocating it afresh each
+// time costs page faults (large blocks come from mmap), so finished buffers go back to a small
+// free list. Sizes are rounded up to a power of two and a request takes the smallest buffer
+// that fits, so that calls of many sizes share buffers. Each KernelWorkspace (a model) has its
+// own list, freed with it; `shared` serves callers without one.
 
 import Locking
 
 final class ScratchBuffers: Sendable {
     static let shared = ScratchBuffers()
+
+    init() {}
 
     private struct Buffer: @unchecked Sendable {   // owned by exactly one holder at a time
         let pointer: UnsafeMutablePointer<Float>
@@ -41,13 +39,8 @@ final class ScratchBuffers: Sendable {
         return Buffer(pointer: .allocate(capacity: size), capacity: size)
     }
 
-    /// Frees the buffers not in use (a model taken out of service: the next model's sizes differ).
-    func removeAll() {
-        let dropped = free.withLock { list -> [Buffer] in
-            defer { list = [] }
-            return list
-        }
-        for buffer in dropped { buffer.pointer.deallocate() }
+    deinit {
+        for buffer in free.withLock({ $0 }) { buffer.pointer.deallocate() }
     }
 
     private func give(_ buffer: Buffer) {

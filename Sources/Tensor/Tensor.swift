@@ -35,7 +35,7 @@ public struct Tensor: Sendable, Equatable {
 
     /// A tensor whose every element `fill` writes. Skips the zero fill of `init(zeros:)`: for a
     /// kernel's output, the serial memset (and first touch of fresh pages) on the calling thread
-    /// was a measurable share of a threaded convolution. `fill` must write every element.
+    /// would hold up a threaded convolution. `fill` must write every element.
     public init(uninitializedShape shape: [Int], fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
         self.shape = shape
         self.data = [Float](unsafeUninitializedCapacity: shape.reduce(1, *)) { buffer, count in

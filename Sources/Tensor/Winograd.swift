@@ -20,11 +20,8 @@ enum Winograd {
     static let bestTransforms: Transforms = rs_winograd_avx2_available() != 0 ? .avx2 : .portable
 
     /// Whether F(2×2, 3×3) beats the nine-tap lowering: its transforms cost per channel what the
-    /// saved multiplications save per channel pair, so it needs enough channels on both sides.
-    /// Measured on hamiltonian-74's shapes at batch 64, 2 threads (`revserve bench kernels`,
-    /// docs/BENCHMARKS.md): 16 channels 3.3 ms against the nine-tap's 3.8, 32: 2.1 against 3.5,
-    /// 56: 1.5 against 2.9 (a busy machine: both were faster in quieter runs). Fewer than 16 is
-    /// not measured (a stem with 1–3 input channels keeps the nine-tap lowering).
+    /// saved multiplications save per channel pair, so it needs enough channels on both sides
+    /// (docs/BENCHMARKS.md); a stem with 1–3 input channels keeps the nine-tap lowering.
     static func pays(inputChannels cin: Int, outputChannels cout: Int) -> Bool {
         cin >= minimumChannels && cout >= minimumChannels
     }
@@ -88,7 +85,7 @@ enum Winograd {
     /// Calls `body(tap, at, plane)` for every filter of `weight` as conv (or convT, with
     /// `transposed`) sees it: tap(k) is its k-th tap, row by row (flipped for convT), at is where
     /// its transformed values start in `u`, their ξ planes `plane` floats apart. Output channels
-    /// are split over `threads` (on one thread, the transform left the other workers idle).
+    /// are split over `threads` (on one thread, the transform would leave the other workers idle).
     @inline(__always)
     private static func forEachFilter(_ weight: Tensor, transposed: Bool, into u: UnsafeMutablePointer<Float>,
                                       threads: ComputeThreads,
@@ -111,43 +108,42 @@ enum Winograd {
     /// conv(x, W) (or convT(x, W) with `transposed`) + bias, then ReLU with `relu`. Shapes are
     /// checked by the callers; every output element is written. `tile` is the output tile's
     /// side: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3) (default: Winograd.tile's choice).
-    /// With a `cache`, the weight's transform comes from, and stays in, it.
+    /// The weight's transform comes from, and stays in, the workspace's cache if it keeps one.
     static func convolve(x: Tensor, weight: Tensor, transposed: Bool, bias: Tensor?, relu: Bool,
-                         threads: ComputeThreads, cache: WinogradWeightCache? = nil,
+                         threads: ComputeThreads, workspace: KernelWorkspace = .unowned,
                          transforms: Transforms = bestTransforms, tile: Int? = nil) -> Tensor {
         let h = x.shape[2], w = x.shape[3]
         let avx2 = transforms == .avx2
         if (tile ?? Self.tile(height: h, width: w, batch: x.shape[0])) == 4 {
             return convolve(TileGrid4(height: h, width: w, avx2: avx2), x: x, weight: weight, transposed: transposed,
-                            bias: bias, relu: relu, threads: threads, cache: cache)
+                            bias: bias, relu: relu, threads: threads, workspace: workspace)
         }
         return convolve(TileGrid(height: h, width: w, avx2: avx2), x: x, weight: weight, transposed: transposed,
-                        bias: bias, relu: relu, threads: threads, cache: cache)
+                        bias: bias, relu: relu, threads: threads, workspace: workspace)
     }
 
     private static func convolve<Tiles: WinogradTiles>(_ tiles: Tiles, x: Tensor, weight: Tensor, transposed: Bool,
                                                        bias: Tensor?, relu: Bool, threads: ComputeThreads,
-                                                       cache: WinogradWeightCache?) -> Tensor {
+                                                       workspace: KernelWorkspace) -> Tensor {
         let n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3]
         let cout = transposed ? weight.shape[1] : weight.shape[0]
         guard n * cout * h * w > 0 else { return Tensor(zeros: [n, cout, h, w]) }
         let xis = Tiles.xis, total = n * tiles.perImage
         // Tiles per group: the group's V and M (ξ planes × channels × tiles floats each) within
-        // about 1 MB (a Zen 4 core's L2), so that they stay near the core from transform to
-        // sgemm to transform back, and at least two groups per worker when there are enough
-        // tiles. 1 MB measured 5–10% faster than 384 KB on hamiltonian-74 at batch 64 (wider
-        // sgemms); 8 MB was 35% slower.
+        // about 1 MB (a core's L2), so that they stay near the core from transform to sgemm to
+        // transform back, and at least two groups per worker when there are enough tiles;
+        // larger groups leave the cache, smaller ones make narrower sgemms.
         let group = groupSize(xis: xis, channels: cin + cout, tiles: total, threads: threads)
         let groups = (total + group - 1) / group
         let biasValues = bias?.data ?? []
         return Tensor(uninitializedShape: [n, cout, h, w]) { yp in
             x.data.withUnsafeBufferPointer { xp in
-            withTransformedWeights(weight, transposed: transposed, tile: Tiles.size, cache: cache, threads: threads) { ub in
+            withTransformedWeights(weight, transposed: transposed, tile: Tiles.size, cache: workspace.weights, threads: threads) { ub in
             biasValues.withUnsafeBufferPointer { bp in
                 let xb = xp.baseAddress!, yb = yp.baseAddress!
                 let biasPointer = bp.isEmpty ? nil : bp.baseAddress
                 threads.forEachChunk(of: groups) { _, chunk in
-                    let scratch = ScratchBuffers.shared
+                    let scratch = workspace.scratch
                     scratch.with(capacity: xis * (cin * group + planePadding)) { v in
                     scratch.with(capacity: xis * (cout * group + planePadding)) { m in
                     scratch.with(capacity: tiles.paddedCapacity(tiles: group)) { padded in
@@ -190,8 +186,7 @@ enum Winograd {
                           bytes: Int = groupBytes) -> Int {
         var group = Swift.max(16, bytes / (4 * xis * channels))
         // Split over workers no finer than 32 tiles a group: narrower sgemms and a fork-join per
-        // group cost a batch-1 inference more than the second core gave (hamiltonian-74, 2
-        // threads: 16 tiles 3.0–3.1 ms, 32 2.8–2.9, 64 2.9–3.0, one thread 3.1–3.2).
+        // group cost a small batch more than the extra cores give.
         if threads.count > 1 { group = Swift.min(group, Swift.max(32, (total + 2 * threads.count - 1) / (2 * threads.count))) }
         return (group + 7) / 8 * 8   // whole runs of 8 for the AVX2 loops
     }
@@ -199,8 +194,8 @@ enum Winograd {
     /// The output tile for a batch of H × W images: 4×4 (F(4×4, 3×3): 2.25 multiplications per
     /// output instead of 4) once the image is at least 8 wide and high, so that edge tiles waste
     /// little, and the batch makes at least 8 such tiles. Fewer make sgemms 1–7 columns wide and
-    /// miss the AVX2 transforms (runs of 8): one 8×8 image (4 tiles) went 3.4 → 2.9 ms for a
-    /// batch-1 hamiltonian-74 inference with F(2×2, 3×3) there (16 tiles).
+    /// miss the AVX2 transforms (runs of 8), so one 8×8 image (4 tiles) is faster as
+    /// F(2×2, 3×3)'s 16 tiles.
     static func tile(height: Int, width: Int, batch: Int) -> Int {
         guard height >= 8 && width >= 8 else { return 2 }
         return batch * ((height + 3) / 4) * ((width + 3) / 4) >= 8 ? 4 : 2
@@ -251,7 +246,7 @@ func padPlane(_ src: UnsafePointer<Float>, height: Int, width: Int, into padded:
 }
 
 /// Copies `count` floats, 8 at a time, inline. The padded copies are made row by row, and a
-/// row is 8 to 32 floats: as memmove calls they were 10% of a training step (perf).
+/// row is 8 to 32 floats, too short for a memmove call to pay for itself.
 @inline(__always)
 func copyFloats(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, _ count: Int) {
     var j = 0
@@ -414,7 +409,7 @@ struct TileGrid: WinogradTiles {
                     var o10 = s1.0 + s1.1 + s1.2 + bias4, o11 = s1.1 - s1.2 - s1.3 + bias4
                     if relu {
                         let zero = SIMD4<Float>()
-                        // (pointwiseMax is generic and was 7% of a whole inference in perf.)
+                        // (Not pointwiseMax: it is generic, and too slow on this hot path.)
                         o00 = o00.replacing(with: zero, where: o00 .< zero); o01 = o01.replacing(with: zero, where: o01 .< zero)
                         o10 = o10.replacing(with: zero, where: o10 .< zero); o11 = o11.replacing(with: zero, where: o11 .< zero)
                     }

@@ -1,19 +1,14 @@
 // WinogradWeightCache: transformed convolution weights (U = G g Gᵀ) kept by content, so that
 // inference on fixed weights transforms each weight once instead of on every call.
 //
-// At batch 1 the weight transform was ~19% of a hamiltonian-74 inference (perf): it is scalar,
-// serial, touches every weight, and the symmetric residual K-σ-Kᵀ needs it twice per block.
 // Entries are found by a sampled fingerprint and then compared in full, so a hit is always
-// exactly the weight asked for, whoever calls: the daemon, a plugin's per-call copy of its
-// parameters, or a Midpoint operator K − Kᵀ rebuilt on each call. Only calls whose weights stay
-// fixed use it (EngineContext.weightsFixed: inference, not training). Least recently used
-// entries go first once the budget is exceeded; the daemon empties the cache when a retired
-// model version's last request ends. Training gives the slices of each block a cache of its
-// own (EngineContext.weightCache), dropped after the block: its weights change every step.
+// exactly the weight asked for, whoever calls: the engine, a plugin's copy of its parameters,
+// or a Midpoint operator K − Kᵀ rebuilt on each call. Each owner has its own cache inside its
+// KernelWorkspace (a loaded model; one block's slices in a training step, whose weights change
+// every step); least recently used entries go first once its budget is exceeded.
 //
-// Each entry lives in pages of its own (mmap): long-lived entries scattered through the malloc
-// heap pinned its pages, and a daemon that swapped models 20 times kept 10–15% more memory
-// after the swaps than before them, even with the cache emptied at every swap.
+// Each entry lives in pages of its own (mmap): entries scattered through the malloc heap would
+// pin its pages after the cache let them go.
 
 import Locking
 #if canImport(Glibc)
@@ -21,9 +16,6 @@ import Glibc
 #endif
 
 public final class WinogradWeightCache: Sendable {
-    /// The process's cache: room for several large models' convolutions.
-    static let shared = WinogradWeightCache(budgetBytes: 64 << 20)
-
     private struct Key: Hashable {
         let shape: [Int]
         let transposed: Bool
@@ -38,7 +30,7 @@ public final class WinogradWeightCache: Sendable {
         let weightCount: Int
         /// The weight's own storage, shared, not copied: while the entry holds it, a write to
         /// the caller's tensor copies the storage first, so a lookup with this very storage is
-        /// this very weight, with no comparison (4.4% of a batch-1 inference was memcmp).
+        /// this very weight, with no comparison (a full memcmp per call weighs on a small batch).
         let source: [Float]
 
         /// nil if the pages cannot be mapped (the caller then transforms without caching).

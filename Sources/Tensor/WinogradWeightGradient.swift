@@ -69,14 +69,13 @@ extension Winograd {
     }
 
     /// The budget of one group's V and dM. Four times the forward's: the sgemms' outputs are
-    /// only Cout × Cin, so their speed comes from long inner dimensions (tiles). Measured on
-    /// hamiltonian-74's shapes at batch 100, 2 threads (`revserve bench kernels`): 1 MB 6.8 ms
-    /// for the three, 4 MB 5.7, 16 MB 6.4.
+    /// only Cout × Cin, so their speed comes from long inner dimensions (tiles); much larger
+    /// groups lose more to the cache than the longer dimensions give.
     static let weightGradientGroupBytes = 4 << 20
 
     /// dW += Gᵀ (Σ of the chunks' dU) G for every filter, eight filters per SIMD vector (dU's
     /// planes hold the filters side by side). Run once per call, and the engine calls this per
-    /// slice of the batch: one filter at a time in Double it was ~7% of a training step.
+    /// slice of the batch: one filter at a time in Double would weigh on every training step.
     private static func addFilterGradient<Tiles: WinogradTiles>(_ partials: inout [Float], tiles: Tiles,
                                                                 into dW: inout Tensor) {
         let side = Tiles.size + 2, xis = Tiles.xis, filters = dW.shape[0] * dW.shape[1], uSize = xis * filters

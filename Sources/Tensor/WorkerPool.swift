@@ -1,17 +1,16 @@
 // WorkerPool: long-lived compute threads for fork-join loops over chunks of a batch.
 //
-// Dispatch's concurrentPerform measured badly here: a worker that wakes late leaves the caller to
-// run its chunks serially, so a 2-thread convolution took anywhere from 1× to 2× the ideal time.
+// Not Dispatch's concurrentPerform: there a worker that wakes late leaves the caller to run its
+// chunks serially, so a parallel loop can take as long as a serial one.
 // This pool keeps `count − 1` threads parked on a condition variable; a job hands out chunk
 // indices from a shared counter, the calling thread works too, and the call returns once every
 // chunk is done. The threads are dedicated to compute: never an event loop, never a Dispatch queue.
 //
 // Both sides spin briefly before sleeping, but only while jobs are short: a batch of one image
-// makes calls of 20–60 µs, and a futex wake-up costs a good part of that under a hypervisor
-// (2 threads were slower than 1 at batch 1 before the spin). Jobs of a large batch take
-// milliseconds, where a wake-up is noise and a spinning core would only be taken from the
-// event loops of a loaded daemon (the overload test's queue times doubled when workers always
-// spun). Spins yield between polls and end after `spinNanoseconds`, so an idle process parks.
+// makes calls so short that a futex wake-up (costly under a hypervisor) would eat what a second
+// thread gains. Jobs of a large batch are long enough that a wake-up is noise, and a spinning
+// core would only be taken from the event loops of a loaded daemon. Spins yield between polls
+// and end after `spinNanoseconds`, so an idle process parks.
 
 #if canImport(Glibc)
 import Glibc

@@ -21,14 +21,15 @@ func bundledPlugin(_ name: String) throws -> String {
     throw PluginError.unreadable(name, reason: "not built (swift build builds the plugin products)")
 }
 
-/// Compiles the plain-C test plugin into `directory` (optionally claiming another ABI major).
-func compileCPlugin(into directory: URL, name: String = "libctanh.so", abiMajor: Int? = nil, abi10: Bool = false) throws -> String {
+/// Compiles the plain-C test plugin into `directory`: built for another ABI major (`abiMajor`:
+/// its entry declines other hosts), or declaring one to every host (`claimMajor`).
+func compileCPlugin(into directory: URL, name: String = "libctanh.so", abiMajor: Int? = nil, claimMajor: Int? = nil) throws -> String {
     let out = directory.appendingPathComponent(name).path
     let cc = Process()
     cc.executableURL = URL(fileURLWithPath: "/usr/bin/cc")
     cc.arguments = ["-shared", "-fPIC", "-O2", "-I", root.appendingPathComponent("Sources/PluginABI/include").path,
-                    root.appendingPathComponent("Tests/Fixtures/cplugin/tanh_hamiltonian.c").path, "-o", out, "-lm"]
-        + (abiMajor.map { ["-DRS_TEST_ABI_MAJOR=\($0)"] } ?? []) + (abi10 ? ["-DRS_TEST_ABI_1_0"] : [])
+                    root.appendingPathComponent("Tests/Fixtures/cplugin/tanh_hamiltonian.c").path, "-o", out, "-lm", "-lpthread"]
+        + (abiMajor.map { ["-DRS_TEST_ABI_MAJOR=\($0)"] } ?? []) + (claimMajor.map { ["-DRS_TEST_CLAIM_MAJOR=\($0)"] } ?? [])
     try cc.run()
     cc.waitUntilExit()
     guard cc.terminationStatus == 0 else { throw PluginError.unreadable(out, reason: "cc failed") }
@@ -109,42 +110,64 @@ func randomBatch(_ shape: [Int], seed: UInt64) -> Tensor {
         #expect(try Network(config: config, architecture: plugin, weights: native.weights).logits(x).data == native.logits(x).data)
     }
 
-    @Test func pluginsKeepTransformedWeightsAndReleaseThemOnRequest() throws {
+    @Test func aPluginKeepsItsStateOnTheModelHandleForTheParametersGeneration() throws {
         // Width 32: each Hamiltonian half has 16 channels, so its convolutions go through
-        // Winograd and the plugin's own cache of transformed weights (ABI 1.1).
+        // Winograd and the transforms the plugin keeps on the network's model handle.
         let plugin = try PluginLoader.load(try bundledPlugin("Hamiltonian"))
-        let raw = UnsafeRawPointer(plugin.library.table)
-        #expect(raw.load(fromByteOffset: MemoryLayout<rs_plugin>.offset(of: \rs_plugin.abi_minor)!, as: UInt32.self) == 2)
-        #expect(plugin.library.table.pointee.release_caches != nil)
+        #expect(plugin.library.table.pointee.abi_major == 2 && plugin.library.table.pointee.abi_minor == 0)
         let config = NetworkConfig(architecture: "hamiltonian", inputShape: [3, 8, 8], numClasses: 4, unitChannels: [32, 48],
                                    unitBlocks: [2, 2], h: 0.2)
         let (native, viaPlugin) = try networks(config, plugin, seed: 6)
         let x = randomBatch([2, 3, 8, 8], seed: 10)
         let expected = try native.logits(x, EngineContext(threads: ComputeThreads(2))).data
         for _ in 0..<2 { #expect(try viaPlugin.logits(x, EngineContext(threads: ComputeThreads(2))).data == expected) }
-        plugin.library.releaseCaches()
-        #expect(try viaPlugin.logits(x, EngineContext(threads: ComputeThreads(2))).data == expected)
-        // The plugin keeps its copies of the parameters under their parameters_id (ABI 1.2):
-        // changed weights get a new identity, so it never computes with the old ones.
+        // Changed weights are a new generation on the same handle (a copy of the network shares
+        // its state): the plugin never computes with the old ones, and the old values give the
+        // old logits again.
         var (changedNative, changedPlugin) = (native, viaPlugin)
         let k = try #require(native.weights.names.firstIndex { $0.hasSuffix("K1") })
         let before = changedPlugin.weights.identity
         changedNative.weights.tensors[k].data[0] += 0.5
         changedPlugin.weights.tensors[k].data[0] += 0.5
         #expect(changedPlugin.weights.identity != before && viaPlugin.weights.identity == before)
+        #expect(changedPlugin.state === viaPlugin.state)
         let changed = try changedNative.logits(x, EngineContext(threads: ComputeThreads(2))).data
         #expect(changed != expected)
         #expect(try changedPlugin.logits(x, EngineContext(threads: ComputeThreads(2))).data == changed)
         #expect(try viaPlugin.logits(x, EngineContext(threads: ComputeThreads(2))).data == expected)
     }
 
+    @Test func everyModelHandleIsDestroyedWithItsNetwork() throws {
+        // The C plugin counts its live handles: one per network that ran, none once the
+        // networks are gone, and a network's first call makes it (not the plugin's load).
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plugin = try PluginLoader.load(try compileCPlugin(into: dir, name: "libclive.so"))
+        let live = unsafeBitCast(try #require(dlsym(plugin.library.handle, "ctanh_live_models")), to: (@convention(c) () -> Int64).self)
+        let config = NetworkConfig(architecture: "ctanh", inputShape: [1, 6, 6], numClasses: 3, unitChannels: [4, 8], unitBlocks: [2, 1], h: 0.1)
+        let x = randomBatch([2, 1, 6, 6], seed: 3)
+        do {
+            let first = try Network(config: config, architecture: plugin, weights: Network(config: NetworkConfig(
+                architecture: "hamiltonian", inputShape: [1, 6, 6], numClasses: 3, unitChannels: [4, 8], unitBlocks: [2, 1], h: 0.1), seed: 2).weights)
+            let second = try Network(config: config, architecture: plugin, weights: first.weights)
+            #expect(live() == 0)
+            let a = try first.logits(x), b = try second.logits(x)
+            #expect(a.data == b.data && live() == 2)
+            _ = try first.logits(x)
+            #expect(live() == 2)   // the handle is kept, not made per call
+        }
+        #expect(live() == 0)
+        // Calls outside a network make a handle for the call alone.
+        let state = try plugin.enter(randomBatch([1, 4, 3, 3], seed: 4))
+        #expect(state.parts.count == 2 && live() == 0)
+    }
+
     @Test(arguments: ["Hamiltonian", "Midpoint", "Leapfrog"])
     func inferenceRunsAUnitsBlocksInOnePluginCall(_ library: String) throws {
-        // 37 blocks in one unit: forward_blocks runs them in calls of 32 and 5 (a unit of up to
-        // 32 goes through forward_unit, the second unit here), and the logits and evaluation
-        // counts are exactly the built-in's, block by block.
+        // 37 blocks in one unit: forward runs them in runs of 32 and 5 (the first entering from
+        // the unit's input, the last exiting to its output; the second unit in one run), and the
+        // logits and evaluation counts are exactly the built-in's, block by block.
         let plugin = try PluginLoader.load(try bundledPlugin(library))
-        #expect(plugin.library.forwardBlocks != nil && plugin.library.forwardUnit != nil)
         let config = NetworkConfig(architecture: plugin.name, inputShape: [3, 6, 6], numClasses: 3, unitChannels: [8, 16],
                                    unitBlocks: [37, 2], h: 0.05)
         let (native, viaPlugin) = try networks(config, plugin, seed: 8)
@@ -157,7 +180,7 @@ func randomBatch(_ shape: [Int], seed: UInt64) -> Tensor {
     @Test(arguments: ["Hamiltonian", "Midpoint", "Leapfrog"])
     func aPluginSlicesALargeBatchAsTheEngineDoes(_ library: String) throws {
         // 16 images of 16×16 on two workers: the first unit's blocks run on 4 slices of 4 images
-        // (BatchSlicing), inside the plugin's forward_blocks as in the built-in engine.
+        // (BatchSlicing), inside the plugin's forward as in the built-in engine.
         let plugin = try PluginLoader.load(try bundledPlugin(library))
         let config = NetworkConfig(architecture: plugin.name, inputShape: [3, 16, 16], numClasses: 3, unitChannels: [16, 24],
                                    unitBlocks: [4, 2], h: 0.1)
@@ -171,7 +194,8 @@ func randomBatch(_ shape: [Int], seed: UInt64) -> Tensor {
         let whole = try native.logits(x)   // one thread: no slices
         #expect(zip(sliced.data, whole.data).allSatisfy { abs($0 - $1) <= 1e-5 * Swift.max(1, abs($1)) })
         // Training slices too, block by block, the plugin keeping each block's transformed
-        // weights for its slices: the built-in's gradients and counts exactly.
+        // weights for its slices (one parameters generation): the built-in's gradients and
+        // counts exactly.
         var (trainNative, trainPlugin) = (native, viaPlugin)
         let labels = (0..<16).map { $0 % 3 }, countA = EvaluationCounter(), countB = EvaluationCounter()
         var gA = native.weights.zeros(), gB = native.weights.zeros()
@@ -204,28 +228,24 @@ func randomBatch(_ shape: [Int], seed: UInt64) -> Tensor {
         #expect(plugin.widthProblem([4, 6]) == "ctanh widths must differ by multiples of 4")
     }
 
-    @Test func anABI10PluginServesAndIsNeverAskedForWhat11Added() throws {
-        // Its table has trapping functions where 1.1 added release_caches and forward_blocks
-        // but declares minor 0: the host must run it block by block and never call them.
+    @Test func pluginsOfAnotherABIAreRefusedNamingBothVersions() throws {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let plugin = try PluginLoader.load(try compileCPlugin(into: dir, abi10: true))
-        #expect(plugin.library.forwardBlocks == nil)
-        Architectures.register(plugin)
-        defer { Architectures.unregister("ctanh") }
-        let net = try Network(config: NetworkConfig(architecture: "ctanh", inputShape: [1, 6, 6], numClasses: 3,
-                                                    unitChannels: [4, 8], unitBlocks: [2, 1], h: 0.1), seed: 2)
-        var rng = SeededGenerator(seed: 3)
-        #expect(try net.logits(Tensor.randomNormal([2, 1, 6, 6], using: &rng)).data.allSatisfy(\.isFinite))
-        plugin.library.releaseCaches()
-        PluginArchitecture.releaseCaches()
+        // Built for ABI 1: its entry declines a 2.x host, as every 1.x plugin's does; the host
+        // asks as a 1.x host would, to name its version.
+        let old = try compileCPlugin(into: dir, name: "libold.so", abiMajor: 1)
+        #expect(throws: PluginError.abiMismatch(old, plugin: "1.0", host: "2.0")) { try PluginLoader.load(old) }
+        #expect(PluginError.abiMismatch(old, plugin: "1.0", host: "2.0").description.contains("built for ABI 1.0, this revserve speaks ABI 2.0"))
+        // One that answers any host with a table of another major.
+        let future = try compileCPlugin(into: dir, name: "libfuture.so", claimMajor: 3)
+        #expect(throws: PluginError.abiMismatch(future, plugin: "3.0", host: "2.0")) { try PluginLoader.load(future) }
     }
 
     @Test func badLibrariesAreRefusedWithAReason() throws {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let wrongABI = try compileCPlugin(into: dir, name: "libwrong.so", abiMajor: 99)
-        #expect(throws: PluginError.abiMismatch(wrongABI, plugin: 99, host: 1)) { try PluginLoader.load(wrongABI) }
+        let wrongABI = try compileCPlugin(into: dir, name: "libwrong.so", claimMajor: 99)
+        #expect(throws: PluginError.abiMismatch(wrongABI, plugin: "99.0", host: "2.0")) { try PluginLoader.load(wrongABI) }
         let notPlugin = dir.appendingPathComponent("libplain.so").path
         let source = dir.appendingPathComponent("plain.c")
         try Data("int answer(void) { return 42; }\n".utf8).write(to: source)

@@ -20,7 +20,7 @@ func compileTestPlugin(into directory: URL, name: String, architecture: String =
     let cc = Process()
     cc.executableURL = URL(fileURLWithPath: "/usr/bin/cc")
     cc.arguments = ["-shared", "-fPIC", "-O2", "-I", repositoryRoot.appendingPathComponent("Sources/PluginABI/include").path,
-                    repositoryRoot.appendingPathComponent("Tests/Fixtures/cplugin/tanh_hamiltonian.c").path, "-o", out, "-lm"]
+                    repositoryRoot.appendingPathComponent("Tests/Fixtures/cplugin/tanh_hamiltonian.c").path, "-o", out, "-lm", "-lpthread"]
         + (abiMajor.map { ["-DRS_TEST_ABI_MAJOR=\($0)"] } ?? []) + ["-DRS_TEST_NAME=\"\(architecture)\""]
     try cc.run()
     cc.waitUntilExit()
@@ -33,7 +33,7 @@ func compileTestPlugin(into directory: URL, name: String, architecture: String =
         let plugins = try temporaryDirectory(), repository = try temporaryDirectory()
         defer { [plugins, repository].forEach { try? FileManager.default.removeItem(at: $0) } }
         let good = try compileTestPlugin(into: plugins, name: "libctanh.so")
-        _ = try compileTestPlugin(into: plugins, name: "libwrongabi.so", abiMajor: 99)
+        _ = try compileTestPlugin(into: plugins, name: "libwrongabi.so", abiMajor: 1)   // built for ABI 1
 
         // The checkpoint is written in-process through the same plugin.
         let plugin = try PluginLoader.load(good)
@@ -47,7 +47,8 @@ func compileTestPlugin(into directory: URL, name: String, architecture: String =
                                  to: dir.appendingPathComponent("model.h5").path)
 
         let daemon = try await DaemonProcess(models: repository.path, arguments: ["--plugins", plugins.path])
-        #expect(daemon.log.contains("plugin refused: \(plugins.path)/libwrongabi.so: plugin ABI major version 99"), "\(daemon.log)")
+        #expect(daemon.log.contains("plugin refused: \(plugins.path)/libwrongabi.so: the plugin was built for ABI 1.0, this revserve speaks ABI 2.0"),
+                "\(daemon.log)")
         #expect(daemon.log.contains("plugin 'cserve' loaded from \(good)"))
         let meta = try jsonObject(try await daemon.get("/v2/models/c"))
         #expect(meta["platform"] as? String == "revserve-cserve")
@@ -114,4 +115,5 @@ func compileTestPlugin(into directory: URL, name: String, architecture: String =
 
 #if canImport(Glibc)
 import Glibc
+import NetworkCheckpoint
 #endif

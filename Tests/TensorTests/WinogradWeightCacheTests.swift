@@ -62,40 +62,46 @@ import Testing
     }
 
     @Test func convolutionsThroughACacheMatchTheReference() throws {
-        let cache = WinogradWeightCache(budgetBytes: 16 << 20)
+        let workspace = KernelWorkspace(weightBudgetBytes: 16 << 20)
+        let cache = try #require(workspace.weights)
         let x = random([2, 16, 9, 11], seed: 30), u = random([2, 24, 9, 11], seed: 32)
         var w = random([24, 16, 3, 3], seed: 31)
         for step in 0..<3 {
             for _ in 0..<2 {   // the second call of each step comes from the cache
                 let y = Winograd.convolve(x: x, weight: w, transposed: false, bias: nil, relu: false,
-                                          threads: ComputeThreads(2), cache: cache)
+                                          threads: ComputeThreads(2), workspace: workspace)
                 #expect(relativeError(y, ConvReference.conv(x, weight: w, bias: nil)) <= 1e-5, "step \(step)")
                 let t = Winograd.convolve(x: u, weight: w, transposed: true, bias: nil, relu: false,
-                                          threads: ComputeThreads(2), cache: cache)
+                                          threads: ComputeThreads(2), workspace: workspace)
                 #expect(relativeError(t, ConvReference.convTranspose(u, weight: w, bias: nil)) <= 1e-5, "step \(step)")
             }
             w.data[5] -= 0.25   // as an optimiser step would
         }
         #expect(cache.statistics.hits == 6 && cache.statistics.misses == 6)
-        // The public entry points, with and without weightsFixed, give the same answer.
-        let kept = try Conv3x3.forward(x, weight: w, threads: ComputeThreads(2), weightsFixed: true)
+        // The public entry points, with and without a workspace that keeps weights, give the same answer.
+        let kept = try Conv3x3.forward(x, weight: w, threads: ComputeThreads(2), workspace: workspace)
         #expect(try Conv3x3.forward(x, weight: w, threads: ComputeThreads(2)).data == kept.data)
-        #expect(try ConvTranspose3x3.forward(u, weight: w, threads: ComputeThreads(2), weightsFixed: true).data
+        #expect(try ConvTranspose3x3.forward(u, weight: w, threads: ComputeThreads(2), workspace: workspace).data
                 == ConvTranspose3x3.forward(u, weight: w, threads: ComputeThreads(2)).data)
     }
 
-    /// A scope's own cache (a block of a sliced training step): conv, convT and the input
-    /// gradient keep and find their transforms there, and the answers are the uncached ones.
+    /// A workspace's own cache (a model, or a block of a sliced training step): conv, convT
+    /// and the input gradient keep and find their transforms there, and the answers are the
+    /// uncached ones; another workspace's cache stays untouched.
     @Test func aCacheOfItsOwnServesTheConvolutionsGivenIt() throws {
-        let scoped = WinogradWeightCache(budgetBytes: 8 << 20)
+        let workspace = KernelWorkspace(weightBudgetBytes: 8 << 20), other = KernelWorkspace(weightBudgetBytes: 8 << 20)
+        let scoped = try #require(workspace.weights)
         let x = random([2, 16, 8, 8], seed: 40), u = random([2, 16, 8, 8], seed: 41), w = random([16, 16, 3, 3], seed: 42)
         for _ in 0..<2 {
-            #expect(try Conv3x3.forward(x, weight: w, weightCache: scoped).data == Conv3x3.forward(x, weight: w).data)
-            #expect(try ConvTranspose3x3.forward(u, weight: w, weightCache: scoped).data
+            #expect(try Conv3x3.forward(x, weight: w, workspace: workspace).data == Conv3x3.forward(x, weight: w).data)
+            #expect(try ConvTranspose3x3.forward(u, weight: w, workspace: workspace).data
                     == ConvTranspose3x3.forward(u, weight: w).data)
-            #expect(try Conv3x3.inputGradient(u, weight: w, weightCache: scoped).data == Conv3x3.inputGradient(u, weight: w).data)
+            #expect(try Conv3x3.inputGradient(u, weight: w, workspace: workspace).data == Conv3x3.inputGradient(u, weight: w).data)
         }
         // conv's transform, and convT's (which the input gradient shares): two misses, then hits.
         #expect(scoped.statistics.misses == 2 && scoped.statistics.hits == 4 && scoped.statistics.entries == 2)
+        #expect(other.weights?.statistics.entries == 0)
+        // Without a workspace that keeps weights, nothing is kept.
+        #expect(KernelWorkspace.unowned.weights == nil)
     }
 }
