@@ -61,8 +61,10 @@ let package = Package(
         .target(name: "MidpointPlugin", dependencies: ["PluginKit", "PluginABI", "RevNet"], path: "Plugins/Midpoint"),
         .target(name: "LeapfrogPlugin", dependencies: ["PluginKit", "PluginABI", "RevNet"], path: "Plugins/Leapfrog"),
         .target(name: "Formats", dependencies: ["Bounds", "Locking", "Tensor", "CShims", "CHDF5", "CZlib"]),
-        .target(name: "Training", dependencies: ["Bounds", "Formats", "RevNet", "Tensor"]),
-        .target(name: "Inference", dependencies: ["Bounds", "Locking", "Training", "Formats", "RevNet", "Tensor", "CShims", "PluginHost", .product(name: "Logging", package: "swift-log")]),
+        // A network to and from a checkpoint file: what Inference and Training share.
+        .target(name: "NetworkCheckpoint", dependencies: ["Formats", "RevNet", "Tensor"]),
+        .target(name: "Training", dependencies: ["Bounds", "Formats", "NetworkCheckpoint", "RevNet", "Tensor"]),
+        .target(name: "Inference", dependencies: ["Bounds", "Locking", "NetworkCheckpoint", "Formats", "RevNet", "Tensor", "CShims", "PluginHost", .product(name: "Logging", package: "swift-log")]),
         // HTTP over the Unix socket: routes, protocol codecs, errors → statuses, metrics, and the
         // small NIO client `revserve classify` and the tests use. Never touches kernels.
         .target(
@@ -84,13 +86,15 @@ let package = Package(
 
         // The decoders that take outside bytes, as fuzz targets, and their libFuzzer runner
         // (`make fuzz`; a normal build makes it a replay tool).
-        .target(name: "FuzzTargets", dependencies: ["Bounds", "CZlib", "Server", "Formats", "Inference", "Training"]),
+        .target(name: "FuzzTargets", dependencies: ["Bounds", "CZlib", "Server", "Formats", "Inference", "NetworkCheckpoint"]),
+        // Kernel and whole-network benchmarks (`revserve bench`), apart from the code they time.
+        .target(name: "Benchmarks", dependencies: ["RevNet", "Tensor", "Training"]),
         .executableTarget(name: "revserve-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Runner"),
 
         .executableTarget(
             name: "revserve",
             dependencies: [
-                "Bounds", "Tensor", "RevNet", "Formats", "Training", "Inference", "Server", "PluginHost", "Locking",
+                "Benchmarks", "Bounds", "Tensor", "RevNet", "Formats", "NetworkCheckpoint", "Training", "Inference", "Server", "PluginHost", "Locking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -105,17 +109,17 @@ let package = Package(
         .target(name: "RevNetTestSupport", dependencies: ["RevNet", "Tensor"], path: "Tests/RevNetTestSupport"),
         .testTarget(name: "RevNetTests", dependencies: ["RevNet", "Tensor", "RevNetTestSupport"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginABI", "PluginHost", "RevNet", "Tensor"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Locking", "Training", "RevNet", "Tensor"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Bounds", "Locking", "Inference", "RevNet", "Tensor", "Training", "Formats", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Benchmarks", "Locking", "NetworkCheckpoint", "Training", "RevNet", "Tensor"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Bounds", "Locking", "Inference", "RevNet", "Tensor", "NetworkCheckpoint", "Formats", .product(name: "Logging", package: "swift-log")]),
         // The real daemon as a subprocess on a temporary socket, for the two suites below.
         .target(name: "ServerTestSupport", dependencies: ["Server"], path: "Tests/ServerTestSupport"),
         // Starts the real daemon as a subprocess on temporary sockets; also the codecs' unit tests.
-        .testTarget(name: "ServerTests", dependencies: ["Locking", "Server", "ServerTestSupport", "revserve", "Inference", "Training", "Formats",
+        .testTarget(name: "ServerTests", dependencies: ["Locking", "Server", "ServerTestSupport", "revserve", "Inference", "NetworkCheckpoint", "Training", "Formats",
                                                         "RevNet", "Tensor", "PluginHost"]),
-        // Hostile input against the live daemon while good requests keep flowing (issue 9).
+        // Hostile input against the live daemon while good requests keep flowing.
         .testTarget(name: "HostileInputTests", dependencies: ["Bounds", "Locking", "ServerTestSupport", "Server", "Formats", "revserve", "FuzzTargets"]),
         // Runs the built executable as a subprocess (it depends on it so that it is built first).
-        .testTarget(name: "CLITests", dependencies: ["revserve", "Training", "RevNetTestSupport", "Formats", "ServerTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["revserve", "NetworkCheckpoint", "Training", "RevNetTestSupport", "Formats", "ServerTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

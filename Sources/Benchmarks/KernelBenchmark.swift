@@ -6,6 +6,8 @@
 // each round times the reference sgemm once and every kernel once, and medians are taken over
 // rounds. A slow period then hurts the reference and the kernels alike.
 
+import Tensor
+
 public struct KernelMeasurement: Sendable, Codable {
     public var kernel: String
     /// (N, C, H, W) of the convolution input; empty for the sgemm reference.
@@ -46,15 +48,15 @@ public enum KernelBenchmark {
             // Both algorithms by name, whichever Conv3x3.forward picks for the shape (GFLOP/s
             // count a direct convolution's multiply-adds, so Winograd's read as effective).
             cases.append(("conv nine-tap", shape, flops, {
-                _ = Conv3x3.lowered(x: x, weight: w, bias: b, threads: threads) }))
+                _ = ConvolutionAlgorithms.nineTap(x, weight: w, bias: b, threads: threads) }))
             cases.append(("conv winograd", shape, flops, {
-                _ = Winograd.convolve(x: x, weight: w, transposed: false, bias: b, relu: false, threads: threads) }))
+                _ = ConvolutionAlgorithms.winograd(x, weight: w, bias: b, threads: threads) }))
             cases.append(("conv weight grad", shape, flops, { () throws(TensorError) in
                 try Conv3x3.accumulateWeightGradient(&dW, input: x, outputGradient: x, threads: threads) }))
             cases.append(("weight grad nine-tap", shape, flops, {
-                Conv3x3.loweredWeightGradient(&dW, input: x, outputGradient: x, threads: threads) }))
+                ConvolutionAlgorithms.nineTapWeightGradient(&dW, input: x, outputGradient: x, threads: threads) }))
             cases.append(("weight grad winograd", shape, flops, {
-                Winograd.accumulateWeightGradient(&dW, input: x, outputGradient: x, threads: threads) }))
+                ConvolutionAlgorithms.winogradWeightGradient(&dW, input: x, outputGradient: x, threads: threads) }))
         }
         var times = [[Double]](repeating: [], count: cases.count)
         for round in 0...Swift.max(1, rounds) {
@@ -83,42 +85,5 @@ public enum KernelBenchmark {
 
     private static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
-}
-
-/// The machine's GEMM rate on given threads: a square sgemm split by rows over the worker pool,
-/// one single-threaded OpenBLAS call per slice. Benchmarks interleave it with what they measure.
-public final class ReferenceSgemm: @unchecked Sendable {   // c is written only inside run()
-    public let size: Int
-    public let threads: ComputeThreads
-    private let a: Tensor, b: Tensor
-    private let c: UnsafeMutablePointer<Float>
-
-    public init(size: Int = 2048, threads: ComputeThreads) {
-        self.size = size
-        self.threads = threads
-        var rng = SeededGenerator(seed: 1)
-        a = Tensor.randomUniform([size, size], using: &rng)
-        b = Tensor.randomUniform([size, size], using: &rng)
-        c = .allocate(capacity: size * size)
-        c.initialize(repeating: 0, count: size * size)
-    }
-
-    deinit { c.deallocate() }
-
-    /// FLOPs of one run.
-    public var flops: Double { 2 * Double(size) * Double(size) * Double(size) }
-
-    public func run() {
-        let size = size, c = c
-        a.data.withUnsafeBufferPointer { ap in
-            b.data.withUnsafeBufferPointer { bp in
-                threads.forEachChunk(of: size) { _, rows in
-                    BLAS.sgemm(m: rows.count, n: size, k: size, a: ap.baseAddress! + rows.lowerBound * size,
-                               lda: size, b: bp.baseAddress!, ldb: size, beta: 0,
-                               c: c + rows.lowerBound * size, ldc: size)
-                }
-            }
-        }
     }
 }

@@ -4,6 +4,7 @@
 
 import RevNet
 import Tensor
+import Training
 
 public struct NetworkBenchmarkResult: Sendable, Codable {
     public var task: String                 // "infer" or "train"

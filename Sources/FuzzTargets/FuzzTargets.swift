@@ -15,7 +15,7 @@ import Glibc
 #endif
 import Inference
 import Server
-import Training
+import NetworkCheckpoint
 
 public enum FuzzTarget: String, CaseIterable, Sendable {
     case png, infer, multipart, checkpoint, transfer, config

@@ -1,6 +1,6 @@
 // BatchingPolicy: the dynamic batcher's decisions as a state machine without I/O or clocks:
 // callers pass the time in, and it says what to run next, what to wait for and what expired.
-// The daemon drives one per model from an actor (issue 6); tests drive it with a fake clock.
+// The daemon drives one per model from an actor (BatchScheduler); tests drive it with a fake clock.
 //
 // Rules:
 // - requests queue in arrival order, each carrying one or more images;

@@ -5,30 +5,6 @@
 import Bounds
 import Foundation
 
-public enum VersionPolicy: Sendable, Equatable, CustomStringConvertible {
-    case latest(Int)
-    case all
-    case specific([Int])
-
-    /// The versions to serve among those on disk.
-    public func select(_ available: [Int]) -> [Int] {
-        let sorted = available.sorted()
-        switch self {
-        case .latest(let n): return Array(sorted.suffix(n))
-        case .all: return sorted
-        case .specific(let wanted): return sorted.filter(wanted.contains)
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .latest(let n): return "latest(\(n))"
-        case .all: return "all"
-        case .specific(let v): return "specific(\(v.map(String.init).joined(separator: ", ")))"
-        }
-    }
-}
-
 public struct ModelConfig: Sendable, Equatable {
     /// The architecture (plugin) every version must use; nil accepts what the checkpoint says.
     public var architecture: String?

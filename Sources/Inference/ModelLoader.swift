@@ -9,7 +9,6 @@ import Bounds
 import Formats
 import RevNet
 import Tensor
-import Training
 
 public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
     case checkpoint(String)
@@ -46,6 +45,11 @@ public struct LoadSettings: Sendable {
         self.batching = batching
         self.threads = threads
         self.reader = reader
+    }
+
+    /// Kernels on `threadCount` threads (nil: one per online core).
+    public init(batching: BatchingConfiguration, threadCount: Int?, reader: CheckpointReader? = nil) {
+        self.init(batching: batching, threads: threadCount.map(ComputeThreads.init) ?? .all, reader: reader)
     }
 
     /// The daemon's batching with config.json's overrides.

@@ -149,35 +149,34 @@ public actor RepositoryManager {
         case .success(let c):
             config = c
         }
-        // Newest first. latest(n) serves the n newest versions that load: a broken newest
-        // version falls back to the one before it rather than to nothing.
-        let onDisk = source.versions.keys.sorted(by: >)
-        let (candidates, wanted): ([Int], Int)
-        switch config.versionPolicy {
-        case .latest(let n): (candidates, wanted) = (onDisk, n)
-        case .all: (candidates, wanted) = (onDisk, Int.max)
-        case .specific(let versions): (candidates, wanted) = (onDisk.filter(versions.contains), Int.max)
-        }
-        store.update(name) { $0.reason = candidates.isEmpty ? "no version directory with \(ModelRepository.checkpointName) matches the version policy \(config.versionPolicy)" : "" }
-        var keep: [Int] = []
-        for version in candidates where keep.count < wanted {
-            guard let file = source.versions[version] else { continue }
-            let fingerprint = file.fingerprint + source.configFingerprint
-            if attempted[name]?[version] != fingerprint {
-                attempted[name, default: [:]][version] = fingerprint
+        let onDisk = Array(source.versions.keys)
+        let policy = config.versionPolicy
+        store.update(name) { $0.reason = policy.hasCandidates(onDisk) ? "" : "no version directory with \(ModelRepository.checkpointName) matches the version policy \(policy)" }
+        // VersionPolicy.decide makes every decision; this loop only carries them out.
+        while true {
+            let entry = store.entry(name)
+            let serving = Set(entry?.versions.values.filter { $0.state == .ready }.map(\.version) ?? [])
+            let decision = policy.decide(onDisk: onDisk, standing: { version in
+                guard let file = source.versions[version], attempted[name]?[version] == file.fingerprint + source.configFingerprint else {
+                    return .untried
+                }
+                return entry?.versions[version]?.state == .ready ? .ready : .failed
+            }, serving: serving)
+            switch decision {
+            case .load(let version):
+                guard let file = source.versions[version] else { return }
+                attempted[name, default: [:]][version] = file.fingerprint + source.configFingerprint
                 await load(name, version: version, file: file, config: config)
-            }
-            if store.entry(name)?.versions[version]?.state == .ready { keep.append(version) }
-        }
-        // Once something the policy wants is ready, every other ready version goes; failed
-        // entries stay (the index shows why) while their files are still on disk.
-        guard !keep.isEmpty else { return }
-        let entry = store.entry(name)
-        let stale = entry?.versions.values.filter { !keep.contains($0.version) && $0.state == .ready }.map(\.version) ?? []
-        await retire(name, versions: stale)
-        store.update(name) { e in
-            for v in e.versions.keys where source.versions[v] == nil || (v < (keep.min() ?? 0) && e.versions[v]?.state != .ready) {
-                e.versions[v] = nil
+            case .settle(let keep, let retire):
+                // Failed entries stay (the index shows why) while their files are on disk.
+                guard !keep.isEmpty else { return }
+                await self.retire(name, versions: retire)
+                store.update(name) { e in
+                    for v in e.versions.keys where source.versions[v] == nil || (v < (keep.min() ?? 0) && e.versions[v]?.state != .ready) {
+                        e.versions[v] = nil
+                    }
+                }
+                return
             }
         }
     }
@@ -244,8 +243,9 @@ public actor RepositoryManager {
             logger.info("model '\(name)' version \(s.descriptor.version): unloaded")
             await s.scheduler.flush()
         }
-        // Give freed weights back to the system (glibc keeps small blocks otherwise). The
-        // version's cached weight transforms go when its last request ends (CacheRelease).
+        // Give freed weights back to the system (glibc keeps small blocks otherwise). A retired
+        // version's network state (kept transforms, scratch, plugin handles) goes when its last
+        // request ends.
         _ = rs_malloc_trim()
     }
 

@@ -1,5 +1,5 @@
 // ModelCheckpoint: networks to and from checkpoint files: the glue between RevNet's Network
-// and Formats' Checkpoint (which knows tensors, not networks).
+// and Formats' Checkpoint (which knows tensors, not networks), for Inference and Training alike.
 
 import Formats
 import RevNet
@@ -52,20 +52,14 @@ public enum ModelCheckpoint {
     }
 
     /// The checkpoint for a network with its labels and normalisation, and optionally the
-    /// optimiser's momentum buffers and a training record.
+    /// optimiser's state and a training record.
     public static func checkpoint(_ network: Network, labels: [String], mean: [Float], std: [Float],
-                                  optimizer: (sgd: SGD, step: Int, epoch: Int)? = nil,
-                                  training: TrainingRecord? = nil) -> Checkpoint {
+                                  optimizerState: OptimizerState? = nil, training: TrainingRecord? = nil) -> Checkpoint {
         let c = network.config
         let config = CheckpointConfig(architecture: c.architecture, inputShape: c.inputShape, numClasses: c.numClasses,
                                       unitChannels: c.unitChannels, unitBlocks: c.unitBlocks, h: c.h, bnEps: c.bnEps,
                                       mean: mean, std: std)
         let weights = zip(network.weights.names, network.weights.tensors).map { NamedTensor($0, $1) }
-        let state = optimizer.map { o in
-            OptimizerState(buffers: zip(o.sgd.velocity.names, o.sgd.velocity.tensors)
-                               .filter { Network.isTrainable($0.0) }.map { NamedTensor($0, $1) },
-                           step: o.step, epoch: o.epoch, learningRate: o.sgd.learningRate)
-        }
-        return Checkpoint(config: config, labels: labels, weights: weights, optimizer: state, training: training)
+        return Checkpoint(config: config, labels: labels, weights: weights, optimizer: optimizerState, training: training)
     }
 }

@@ -2,8 +2,8 @@
 // client shut its sending side) so that its queued work is dropped, while the connection stays
 // usable for the next request. Hummingbird's consumeWithCancellationOnInboundClose watches by
 // taking over the connection's read side, which then cannot carry another request: every
-// inference answer had to close its connection. Here a channel handler sees the close and the
-// request only registers interest in it.
+// inference answer would have to close its connection. Here a channel handler sees the close
+// and the request only registers interest in it.
 
 import Locking
 import NIOCore

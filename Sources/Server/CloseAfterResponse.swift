@@ -1,7 +1,7 @@
 // CloseAfterResponse: a response that says `Connection: close` closes the connection once it
 // is written. Hummingbird otherwise goes on reading the connection (it looks only at the
 // request's Connection header): a request pipelined behind an inference answer, or a body no
-// handler reads, trickled a byte at a time, kept the connection open past every timeout.
+// handler reads, trickled a byte at a time, would keep the connection open past every timeout.
 //
 // When the answer goes out before the request's body has all arrived (an early 404 or 413),
 // closing at once would make the client's send fail before it reads the answer, so the rest of

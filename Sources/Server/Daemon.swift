@@ -11,7 +11,6 @@ import Logging
 import PluginHost
 import NIOCore
 import ServiceLifecycle
-import Tensor
 
 public struct Daemon: Sendable {
     public let configuration: ServeConfiguration
@@ -26,13 +25,13 @@ public struct Daemon: Sendable {
     public func run() async throws {
         // A long-running server with a few busy threads: glibc's default of 8 arenas per core
         // lets freed model and batch memory scatter over arenas it never returns; two keep the
-        // resident size tracking what is live (measured in docs/REPOSITORY.md).
+        // resident size tracking what is live (docs/REPOSITORY.md).
         _ = rs_malloc_arena_max(2)
         let config = configuration
         _ = try ModelRepository.scan(config.modelsDirectory)   // a missing directory stops us before we listen
         let state = ServerState(), store = ModelStore(), metrics = ServerMetrics(bootstrap: true)
         let repository = RepositoryManager(directory: config.modelsDirectory,
-                                           settings: LoadSettings(batching: config.batching, threads: config.threads,
+                                           settings: LoadSettings(batching: config.batching, threadCount: config.threads,
                                                                   reader: config.checkpointReader),
                                            store: store, compute: ComputeThread(name: "revserve-compute"), loadSlots: config.loadSlots,
                                            observer: { metrics.observer(model: $0) }, logger: logger)

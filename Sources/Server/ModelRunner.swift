@@ -1,12 +1,12 @@
 // ModelRunner: runs one request's images or tensor through a model: PNGs are decoded and
 // preprocessed on NIO's blocking thread pool (never an event loop), the batcher computes,
-// probabilities are a softmax of the logits. Records the request in the model's statistics.
+// probabilities are the engine's softmax of the logits (Inference.Probabilities). Records the
+// request in the model's statistics.
 
 import Formats
 import Inference
 import NIOPosix
 import Locking
-import Tensor
 
 struct ModelRunner: Sendable {
     var maxImagePixels: Int
@@ -55,12 +55,7 @@ struct ModelRunner: Sendable {
         timings.queue = answer.queueNanos
         timings.infer = answer.computeNanos
         metrics.queued(model: model.name, nanoseconds: answer.queueNanos)
-        return (ModelResult(count: n, logits: answer.logits, probabilities: Self.softmax(answer.logits, classes: model.classes)), timings)
-    }
-
-    /// Row-wise softmax of n × classes logits (the engine's, max-subtracted).
-    static func softmax(_ logits: [Float], classes: Int) -> [Float] {
-        (try? SoftmaxCrossEntropy.softmax(Tensor(shape: [logits.count / classes, classes], data: logits)).data) ?? logits
+        return (ModelResult(count: n, logits: answer.logits, probabilities: Probabilities.softmax(answer.logits, classes: model.classes)), timings)
     }
 }
 

@@ -1,12 +1,11 @@
 // MultipartForm: a multipart/form-data body (RFC 2046 §5.1, RFC 7578) split into its parts in
 // one linear pass over bytes already in memory, with every count and length bounded.
 //
-// revserve used multipart-kit 4.7.1 for this. Fuzzing and review found that it traps (the
-// process dies) on a part header name byte of 128 or more, that it traps on an empty boundary
-// (a precondition), and that a check placed in front of it could be bypassed through a
-// self-overlapping boundary its matcher skips to. A parser that cannot be made safe from the
-// outside is not one to call with a client's bytes, so the format (small, and fully specified)
-// is parsed here, where every path ends in a value or a thrown message.
+// Not multipart-kit: as of 4.7.1 it traps (the process dies) on a part header name byte of 128
+// or more and on an empty boundary (a precondition), and a check placed in front of it can be
+// bypassed through a self-overlapping boundary its matcher skips to. A parser that cannot be
+// made safe from the outside is not one to call with a client's bytes, so the format (small,
+// and fully specified) is parsed here, where every path ends in a value or a thrown message.
 
 import Foundation
 

@@ -3,7 +3,6 @@
 
 import Formats
 import Inference
-import Tensor
 
 public struct ServeConfiguration: Sendable {
     /// Where the Unix socket is created (ignored when systemd passes listening sockets).
@@ -18,7 +17,8 @@ public struct ServeConfiguration: Sendable {
     /// How often the repository is rescanned besides inotify's notifications.
     public var repositoryPollInterval: Duration = .seconds(2)
     public var batching = BatchingConfiguration()
-    public var threads: ComputeThreads = .all
+    /// Compute threads of the serving models' kernels (nil: one per online core).
+    public var threads: Int?
     /// Models that may load at once (RepositoryManager's load slots).
     public var loadSlots = RepositoryManager.defaultLoadSlots
     /// Reads each checkpoint in a child process within its time limit, so that libhdf5 never

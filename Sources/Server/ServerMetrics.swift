@@ -46,8 +46,8 @@ public final class ServerMetrics: Sendable {
     }
 
     /// 100 µs … 10 s in steps of 1, 1.5, 2, 3, 5, 7.5 per decade: a quantile read from the
-    /// buckets is at most 1.67× high (a 1-2.5-5 series rounds 0.51 s up to 1 s, which made
-    /// "queued ≤ two batches" unreadable from /metrics).
+    /// buckets is at most 1.67× high (a 1-2.5-5 series rounds 0.51 s up to 1 s, too coarse to
+    /// read "queued ≤ two batches" from /metrics).
     static let durationBuckets: [Duration] = [100, 1_000, 10_000, 100_000, 1_000_000].flatMap { decade in
         [10, 15, 20, 30, 50, 75].map { Duration.microseconds($0 * decade / 10) }
     } + [.seconds(10)]

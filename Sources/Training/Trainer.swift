@@ -7,6 +7,7 @@
 import Formats
 import RevNet
 import Tensor
+import NetworkCheckpoint
 
 public struct TrainingSummary: Sendable {
     public var history: [EpochRecord]

@@ -2,6 +2,7 @@
 // hamiltonian-74 shapes, next to a large sgemm measured in the same run on the same threads.
 
 import ArgumentParser
+import Benchmarks
 import Foundation
 import Tensor
 

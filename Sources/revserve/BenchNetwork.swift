@@ -2,6 +2,7 @@
 // random weights and images.
 
 import ArgumentParser
+import Benchmarks
 import Foundation
 import RevNet
 import Tensor

@@ -9,6 +9,7 @@ import Formats
 import Glibc
 #endif
 import Training
+import NetworkCheckpoint
 
 struct CheckpointCheckOptions: ParsableArguments {
     @Option(help: "Checkpoints are read by a child process that must finish within this many milliseconds, so that a damaged file on which the HDF5 library loops or crashes cannot hang or crash revserve; 0 reads them in this process.")
@@ -38,8 +39,8 @@ struct CheckpointCheckOptions: ParsableArguments {
 /// CheckpointTransfer message; the child of every other command's checkpoint reads.
 struct ReadCheckpoint: ParsableCommand {
     static let name = "read-checkpoint"
-    /// Address space beyond the file's share: the Swift runtime, libraries and plugins (~0.4 GB
-    /// measured) with room to spare.
+    /// Address space beyond the file's share: the Swift runtime, libraries and plugins, with
+    /// room to spare.
     static let baseAddressSpace = 1 << 30
 
     /// True in a build with AddressSanitizer or ThreadSanitizer (`make test-sanitize`).
@@ -57,9 +58,9 @@ struct ReadCheckpoint: ParsableCommand {
     var checkpoint: String
 
     func run() throws {
-        // A damaged file can make libhdf5 allocate without bound (the fuzzer's oom-* inputs took
-        // this process to 7.5 GB in 6 s): cap the address space at what the file can need (its
-        // contents a few times over, plus ~0.4 GB of runtime), so such a file fails here at once.
+        // A damaged file can make libhdf5 allocate without bound (Fuzz/libhdf5/'s oom-* inputs):
+        // cap the address space at what the file can need (its contents a few times over, plus
+        // the runtime's share), so such a file fails here at once.
         // (Not under a sanitizer, whose shadow memory is terabytes of address space.)
         var info = stat()
         if !Self.sanitized, stat(checkpoint, &info) == 0 {

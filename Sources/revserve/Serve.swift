@@ -146,7 +146,7 @@ struct Serve: AsyncParsableCommand {
         config.tcpListeners = try listen.map(Self.parseListen)
         config.modelsDirectory = models
         config.batching = BatchingConfiguration(maxBatch: maxBatch, maxQueueDelay: UInt64(maxQueueDelayUs) * 1000, maxQueue: maxQueue)  // bounded in validate()
-        config.threads = ComputeThreads(threads)
+        config.threads = threads
         config.loadSlots = loadSlots
         config.limits.maxBodyBytes = maxBodyBytes
         config.limits.maxInflightBodyBytes = maxInflightBodyBytes

@@ -1,4 +1,4 @@
-// FaultTests: `revserve train` against faults (issue 9): SIGKILL at random moments 50 times
+// FaultTests: `revserve train` against faults: SIGKILL at random moments 50 times
 // never leaves a torn checkpoint and --resume carries on from the last complete one; a disk
 // that fills up while a checkpoint is written is reported and the previous one survives.
 
@@ -9,6 +9,7 @@ import Testing
 import Training
 #if canImport(Glibc)
 import Glibc
+import NetworkCheckpoint
 #endif
 
 @Suite(.serialized) struct FaultTests {

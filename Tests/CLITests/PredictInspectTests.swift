@@ -10,6 +10,7 @@ import RevNet
 import RevNetTestSupport
 import Tensor
 import Training
+import NetworkCheckpoint
 
 func scratchDirectory() throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("revserve-cli-\(UUID().uuidString)").path

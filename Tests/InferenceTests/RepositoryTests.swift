@@ -10,6 +10,7 @@ import RevNet
 import Tensor
 import Testing
 import Training
+import NetworkCheckpoint
 
 /// A temporary repository; `write` puts a random-weight checkpoint at NAME/VERSION/model.h5.
 final class TemporaryRepository: @unchecked Sendable {
@@ -43,6 +44,38 @@ final class TemporaryRepository: @unchecked Sendable {
 }
 
 @Suite struct RepositoryTests {
+    /// The repository's decisions for one model, as RepositoryManager runs them: (policy,
+    /// versions on disk, each one's standing, serving now) → what to do next.
+    @Test func versionDecisionsFollowTheTable() {
+        typealias S = VersionPolicy.Standing
+        let cases: [(VersionPolicy, [Int: S], Set<Int>, VersionPolicy.Decision)] = [
+            // A new newest version is tried first; then it serves and the old one retires.
+            (.latest(1), [1: .ready, 2: .untried], [1], .load(2)),
+            (.latest(1), [1: .ready, 2: .ready], [1, 2], .settle(keep: [2], retire: [1])),
+            // A broken newest version falls back to the one before it, which keeps serving.
+            (.latest(1), [1: .ready, 2: .failed], [1], .settle(keep: [1], retire: [])),
+            // An older untried version is tried when the newer ones fail.
+            (.latest(1), [1: .untried, 2: .failed], [], .load(1)),
+            // Nothing ready that the policy wants: whatever serves stays.
+            (.latest(1), [3: .failed], [1], .settle(keep: [], retire: [])),
+            // latest(2) wants two ready versions, newest first; older ones retire.
+            (.latest(2), [1: .ready, 2: .failed, 3: .ready, 4: .ready], [1, 3], .settle(keep: [3, 4], retire: [1])),
+            (.latest(2), [1: .untried, 2: .failed, 3: .ready], [3], .load(1)),
+            // all: every version, untried ones first from the newest.
+            (.all, [1: .ready, 2: .untried, 3: .untried], [1], .load(3)),
+            (.all, [1: .ready, 2: .failed, 3: .ready], [1, 3, 7], .settle(keep: [1, 3], retire: [7])),
+            // specific: only those named, in any order; others retire once one is ready.
+            (.specific([1, 3]), [1: .ready, 2: .ready, 3: .untried], [1, 2], .load(3)),
+            (.specific([1, 3]), [1: .ready, 2: .ready, 3: .ready], [1, 2, 3], .settle(keep: [1, 3], retire: [2])),
+            (.specific([5]), [1: .ready], [1], .settle(keep: [], retire: [])),
+        ]
+        for (policy, standing, serving, expected) in cases {
+            let decision = policy.decide(onDisk: Array(standing.keys), standing: { standing[$0]! }, serving: serving)
+            #expect(decision == expected, "\(policy) \(standing.sorted { $0.key < $1.key }) serving \(serving.sorted())")
+        }
+        #expect(VersionPolicy.specific([5]).hasCandidates([1, 2]) == false && VersionPolicy.latest(1).hasCandidates([]) == false)
+    }
+
     @Test func configParsingAndPolicies() throws {
         let c = try ModelConfig.parse(Data(#"{"architecture":"leapfrog","max_batch_size":8,"max_queue_delay_us":0,"version_policy":{"specific":{"versions":[1,3]}},"labels":["x"]}"#.utf8), path: "c")
         #expect(c.architecture == "leapfrog" && c.maxBatchSize == 8 && c.maxQueueDelayMicroseconds == 0 && c.labels == ["x"])

@@ -83,7 +83,7 @@ func decode(_ json: String, binary: [UInt8] = []) throws(APIError) -> InferReque
         #expect(InferResponse.classificationStrings(values, rows: 2, top: 2, labels: ["a", "b", "c"])
             == ["0.700000:1:b", "0.200000:2:c", "0.500000:0:a", "0.500000:1:b"])
         #expect(InferResponse.topIndices(values[3...], k: 3) == [0, 1, 2])
-        let p = ModelRunner.softmax([1000, 0, -1000, 1, 2, 3], classes: 3)
+        let p = Probabilities.softmax([1000, 0, -1000, 1, 2, 3], classes: 3)
         #expect(p[0] == 1 && p[1] == 0 && p.allSatisfy(\.isFinite))
         #expect(abs(p[3...].reduce(0, +) - 1) < 1e-6)
     }

@@ -10,6 +10,7 @@ import Tensor
 import ServerTestSupport
 import Testing
 import Training
+import NetworkCheckpoint
 
 /// Logits of the bundled `model` for PNG `bytes`, computed in-process.
 func expectedLogits(_ model: String, _ images: [[UInt8]]) throws -> [[Float]] {

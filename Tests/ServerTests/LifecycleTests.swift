@@ -1,4 +1,4 @@
-// LifecycleTests: the daemon's life as docs/spec/PROTOCOL.md and issue 6 describe it: live before ready
+// LifecycleTests: the daemon's life as docs/spec/PROTOCOL.md describes it: live before ready
 // while models load, a drain on SIGTERM that answers every queued request, the socket file's
 // conventions (mode, stale sockets, refusing other files and live servers, removal, restart),
 // and systemd socket activation.
@@ -12,6 +12,7 @@ import Testing
 import Training
 #if canImport(Glibc)
 import Glibc
+import NetworkCheckpoint
 #endif
 
 /// A repository with one random-weight model `name` of the given input shape.

@@ -5,6 +5,7 @@ import Testing
 @testable import RevNet
 @testable import Tensor
 @testable import Training
+import Benchmarks
 
 @Suite struct SGDTests {
     @Test func weightDecayGoesToConvAndFCWeightsOnly() {

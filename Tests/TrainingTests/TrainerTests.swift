@@ -10,6 +10,7 @@ import Testing
 @testable import RevNet
 @testable import Tensor
 @testable import Training
+import NetworkCheckpoint
 
 func temporaryDirectory() throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("revserve-train-\(UUID().uuidString)").path
