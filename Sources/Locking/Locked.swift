@@ -2,10 +2,9 @@
 //
 // Why not Mutex itself: on Linux, Mutex locks with futex calls inside the (uninstrumented) Swift
 // runtime, so ThreadSanitizer sees none of its happens-before edges and reports every access
-// made under it as a race (25 false reports in `make test-sanitize` before this type). TSan
-// intercepts pthread mutexes, so with this type its reports mean something. Uncontended cost is
-// the same order (tens of nanoseconds), and no lock here is held across more than a few
-// instructions of bookkeeping.
+// made under it as a race. TSan intercepts pthread mutexes, so with this type its reports mean
+// something. Uncontended cost is of the same order, and no lock here is held across more than a
+// few instructions of bookkeeping.
 
 #if canImport(Glibc)
 import Glibc

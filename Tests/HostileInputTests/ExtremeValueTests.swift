@@ -1,5 +1,5 @@
-// ExtremeValueTests: issue 10's classes of hostile input against the live daemon, one case at a
-// time: extreme numbers in every numeric field of the infer header (the overflowing FP32 byte
+// ExtremeValueTests: classes of hostile input against the live daemon, one case at a time:
+// extreme numbers in every numeric field of the infer header (the overflowing FP32 byte
 // size among them), deep and wide JSON, multipart with thousands of parts and hostile
 // boundaries, conflicting framing headers, odd but valid PNGs, out-of-range config.json keys
 // and daemon flags. After every case the daemon is alive and a good request succeeds; a case

@@ -1,4 +1,4 @@
-// HostileInputTests: issue 9's hostile-input suite against the live daemon: every case in
+// HostileInputTests: the hostile-input suite against the live daemon: every case in
 // HostileCases.swift gets an acceptable answer (or a closed connection where allowed, never a
 // 5xx) while a parallel stream of good requests keeps succeeding at its usual latency, and the
 // daemon's memory returns to its baseline; slow clients are cut off and thousands of idle

@@ -1,4 +1,4 @@
-// OverloadTests: far more concurrent clients than the daemon can serve (issue 9): what it
+// OverloadTests: far more concurrent clients than the daemon can serve: what it
 // cannot queue gets 503 with Retry-After at once, accepted requests keep a bounded latency
 // that does not grow with time, memory stays flat, and service is normal as soon as the load
 // drops. `make overload` runs it for 60 s (REVSERVE_OVERLOAD_SECONDS); `make test` for 8 s.
