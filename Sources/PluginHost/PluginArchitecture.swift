@@ -88,6 +88,12 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
         }
     }
 
+    /// The generation a call passes: the parameters' own when the caller keeps weight
+    /// transforms (inference, or the slices of one block in a training step), as the built-in
+    /// kernels do with the caller's workspace; otherwise 0, so that a training step's plugin
+    /// keeps nothing it would throw away at the next step.
+    private func generation(_ ctx: EngineContext) -> UInt64 { ctx.keepsWeights ? ctx.parametersGeneration : 0 }
+
     /// The unit a call names: the context's within a network, 0 for a one-unit handle.
     private func unit(_ ctx: EngineContext) -> Int32 { ctx.network == nil ? 0 : Int32(ctx.unit) }
 
@@ -226,7 +232,7 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
         var evaluations: Int64 = 0
         let (status, out) = withViews(parameters.flatMap { $0 }) { views -> (rs_status, OpaquePointer?) in
             var call = rs_run(unit: unit(ctx), first_block: Int32(first), count: Int32(parameters.count), parameters: views,
-                              parameter_count: Int32(perBlock), parameters_generation: ctx.parametersGeneration,
+                              parameter_count: Int32(perBlock), parameters_generation: generation(ctx),
                               threads: Int32(ctx.threads.count), flags: flags, evaluations: 0)
             let result = body(m.handle, &call, &error)
             evaluations = call.evaluations

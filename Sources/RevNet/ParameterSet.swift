@@ -26,6 +26,10 @@ public struct ParameterSet: Sendable {
     private static let identities = Atomic<UInt64>(0)
     private static func newIdentity() -> UInt64 { identities.add(1, ordering: .relaxed).newValue }
 
+    /// A number no parameter set's identity ever takes: names a scope of calls whose
+    /// parameters stay as they are within it (one block of a training step, on its slices).
+    public static func freshGeneration() -> UInt64 { newIdentity() }
+
     /// Appends a tensor under a new name; returns its position.
     @discardableResult
     public mutating func append(_ name: String, _ tensor: Tensor) -> Int {

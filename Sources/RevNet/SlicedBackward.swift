@@ -26,6 +26,9 @@ extension Network {
             var partials = (0..<chunks).map { _ in p.map { Tensor(zeros: $0.shape) } }
             var blockContext = ctx
             blockContext.workspace = KernelWorkspace(weightBudgetBytes: BatchSlicing.blockCacheBytes, sharingScratch: ctx.workspace)
+            // A generation of the block's own: a plugin keeps its transforms for these slices and
+            // drops them when the next block's begins, as the workspace above goes with the block.
+            blockContext.parametersGeneration = ParameterSet.freshGeneration()
             try states.withUnsafeMutableBufferPointer { (state: inout UnsafeMutableBufferPointer<BlockState>) throws(TensorError) in
             try dStates.withUnsafeMutableBufferPointer { (dState: inout UnsafeMutableBufferPointer<BlockState>) throws(TensorError) in
             try partials.withUnsafeMutableBufferPointer { (partial: inout UnsafeMutableBufferPointer<[Tensor]>) throws(TensorError) in
