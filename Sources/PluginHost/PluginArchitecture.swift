@@ -134,59 +134,62 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
 
     public func forward(block j: Int, parameters p: [Tensor], state: BlockState, h: Float,
                         _ ctx: EngineContext) throws(TensorError) -> (BlockState, BlockTape) {
-        let m = try model(ctx, width: width(ofState: state.parts), blocks: j + 1, h: h)
-        var tape: OpaquePointer?
-        let parts = try run("forward", m, ctx, first: j, [p], flags: 0) { handle, run, e in
-            var out: OpaquePointer?
-            let status = withViews(state.parts) { t.forward(handle, run, $0, Int32(state.parts.count), &out, &tape, e) }
-            return (status, out)
+        try oneBlock("forward", j, p, state, h, ctx) { handle, run, views, parts, out, tape, e in
+            t.forward(handle, run, views, parts, out, tape, e)
         }
-        return (BlockState(parts), tape.map { BlockTape(external: PluginTape(library, $0)) } ?? BlockTape([]))
+    }
+
+    public func reconstruct(block j: Int, parameters p: [Tensor], output: BlockState, h: Float,
+                            _ ctx: EngineContext) throws(TensorError) -> (BlockState, BlockTape) {
+        try oneBlock("reconstruct", j, p, output, h, ctx) { handle, run, views, parts, out, tape, e in
+            t.reconstruct(handle, run, views, parts, out, tape, e)
+        }
     }
 
     /// Inference through several blocks: one plugin call per run of maxRunBlocks, no tapes.
     public func forward(blocks: Range<Int>, parameters: [[Tensor]], state: BlockState, h: Float,
                         _ ctx: EngineContext) throws(TensorError) -> BlockState {
-        let m = try model(ctx, width: width(ofState: state.parts), blocks: blocks.upperBound, h: h)
-        var state = state
-        for start in stride(from: 0, to: blocks.count, by: Self.maxRunBlocks) {
-            let part = start..<Swift.min(blocks.count, start + Self.maxRunBlocks)
-            let input = state
-            state = BlockState(try run("forward", m, ctx, first: blocks.lowerBound + start, Array(parameters[part]), flags: 0) { handle, run, e in
-                var out: OpaquePointer?
-                let status = withViews(input.parts) { t.forward(handle, run, $0, Int32(input.parts.count), &out, nil, e) }
-                return (status, out)
-            })
-        }
-        return state
+        BlockState(try forwardRuns(blocks, parameters, state.parts, fromUnitInput: false, toUnitOutput: false, h, ctx))
     }
 
     /// Inference through a whole unit from its input: the unit's input and output cross the
     /// boundary once (RS_RUN_FROM_UNIT_INPUT on the first run, RS_RUN_TO_UNIT_OUTPUT on the last).
     public func forwardUnit(blocks: Range<Int>, parameters: [[Tensor]], input x: Tensor, h: Float,
                             _ ctx: EngineContext) throws(TensorError) -> Tensor {
-        let m = try model(ctx, width: x.rank == 4 ? x.shape[1] : 0, blocks: blocks.upperBound, h: h)
-        var current = [x]
+        try single("forward", forwardRuns(blocks, parameters, [x], fromUnitInput: true, toUnitOutput: true, h, ctx))
+    }
+
+    /// `blocks` forward from `input` in runs of at most maxRunBlocks, keeping no tapes; the
+    /// first run may enter from the unit's input and the last exit to its output.
+    private func forwardRuns(_ blocks: Range<Int>, _ parameters: [[Tensor]], _ input: [Tensor], fromUnitInput: Bool,
+                             toUnitOutput: Bool, _ h: Float, _ ctx: EngineContext) throws(TensorError) -> [Tensor] {
+        let width = fromUnitInput ? (input.first.map { $0.rank == 4 ? $0.shape[1] : 0 } ?? 0) : width(ofState: input)
+        let m = try model(ctx, width: width, blocks: blocks.upperBound, h: h)
+        var current = input
         for start in stride(from: 0, to: blocks.count, by: Self.maxRunBlocks) {
             let part = start..<Swift.min(blocks.count, start + Self.maxRunBlocks)
-            let flags = (start == 0 ? Int32(RS_RUN_FROM_UNIT_INPUT) : 0) | (part.upperBound == blocks.count ? Int32(RS_RUN_TO_UNIT_OUTPUT) : 0)
-            let input = current
+            let flags = (fromUnitInput && start == 0 ? Int32(RS_RUN_FROM_UNIT_INPUT) : 0)
+                | (toUnitOutput && part.upperBound == blocks.count ? Int32(RS_RUN_TO_UNIT_OUTPUT) : 0)
+            let tensors = current
             current = try run("forward", m, ctx, first: blocks.lowerBound + start, Array(parameters[part]), flags: flags) { handle, run, e in
                 var out: OpaquePointer?
-                let status = withViews(input) { t.forward(handle, run, $0, Int32(input.count), &out, nil, e) }
+                let status = withViews(tensors) { t.forward(handle, run, $0, Int32(tensors.count), &out, nil, e) }
                 return (status, out)
             }
         }
-        return try single("forward", current)
+        return current
     }
 
-    public func reconstruct(block j: Int, parameters p: [Tensor], output: BlockState, h: Float,
-                            _ ctx: EngineContext) throws(TensorError) -> (BlockState, BlockTape) {
-        let m = try model(ctx, width: width(ofState: output.parts), blocks: j + 1, h: h)
+    /// A one-block forward or reconstruct: a state in, a state and the block's tape out.
+    private func oneBlock(_ what: String, _ j: Int, _ p: [Tensor], _ state: BlockState, _ h: Float, _ ctx: EngineContext,
+                          _ call: (OpaquePointer, UnsafeMutablePointer<rs_run>, UnsafePointer<rs_tensor_in>, Int32,
+                                   UnsafeMutablePointer<OpaquePointer?>, UnsafeMutablePointer<OpaquePointer?>,
+                                   UnsafeMutablePointer<rs_error>) -> rs_status) throws(TensorError) -> (BlockState, BlockTape) {
+        let m = try model(ctx, width: width(ofState: state.parts), blocks: j + 1, h: h)
         var tape: OpaquePointer?
-        let parts = try run("reconstruct", m, ctx, first: j, [p], flags: 0) { handle, run, e in
+        let parts = try run(what, m, ctx, first: j, [p], flags: 0) { handle, run, e in
             var out: OpaquePointer?
-            let status = withViews(output.parts) { t.reconstruct(handle, run, $0, Int32(output.parts.count), &out, &tape, e) }
+            let status = withViews(state.parts) { call(handle, run, $0, Int32(state.parts.count), &out, &tape, e) }
             return (status, out)
         }
         return (BlockState(parts), tape.map { BlockTape(external: PluginTape(library, $0)) } ?? BlockTape([]))
@@ -293,15 +296,6 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
     private func message(_ error: rs_error) -> String {
         withUnsafeBytes(of: error.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
-}
-
-/// Views of several lists at once (one per block), valid inside `body` only.
-func withViews<R>(_ lists: [[Tensor]], _ body: ([UnsafePointer<rs_tensor_in>]) -> R) -> R {
-    func bind(_ i: Int, _ bound: [UnsafePointer<rs_tensor_in>]) -> R {
-        guard i < lists.count else { return body(bound) }
-        return withViews(lists[i]) { bind(i + 1, bound + [$0]) }
-    }
-    return bind(0, [])
 }
 
 /// Views of host tensors for one call (valid inside `body` only).
