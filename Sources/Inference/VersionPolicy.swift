@@ -31,13 +31,7 @@ public enum VersionPolicy: Sendable, Equatable, CustomStringConvertible {
     /// newest one falls back to the one before it rather than to nothing). `serving` are the
     /// versions ready now, on disk or not.
     public func decide(onDisk: [Int], standing: (Int) -> Standing, serving: Set<Int>) -> Decision {
-        let newestFirst = onDisk.sorted(by: >)
-        let (candidates, wanted): ([Int], Int)
-        switch self {
-        case .latest(let n): (candidates, wanted) = (newestFirst, n)
-        case .all: (candidates, wanted) = (newestFirst, Int.max)
-        case .specific(let versions): (candidates, wanted) = (newestFirst.filter(versions.contains), Int.max)
-        }
+        let (candidates, wanted) = candidates(onDisk)
         var keep: [Int] = []
         for version in candidates where keep.count < wanted {
             switch standing(version) {
@@ -57,9 +51,16 @@ public enum VersionPolicy: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Whether the policy can select anything among `onDisk`.
-    public func hasCandidates(_ onDisk: [Int]) -> Bool {
-        if case .specific(let versions) = self { return onDisk.contains(where: versions.contains) }
-        return !onDisk.isEmpty
+    public func hasCandidates(_ onDisk: [Int]) -> Bool { !candidates(onDisk).newestFirst.isEmpty }
+
+    /// The versions the policy may serve, newest first, and how many of them it wants ready.
+    private func candidates(_ onDisk: [Int]) -> (newestFirst: [Int], wanted: Int) {
+        let newestFirst = onDisk.sorted(by: >)
+        switch self {
+        case .latest(let n): return (newestFirst, n)
+        case .all: return (newestFirst, Int.max)
+        case .specific(let versions): return (newestFirst.filter(versions.contains), Int.max)
+        }
     }
 
     public var description: String {

@@ -84,7 +84,7 @@ public struct PluginArchitecture: ReversibleArchitecture, @unchecked Sendable { 
             return try PluginModel(library, name: name, widths: [width], blocks: [blocks], h: h)
         }
         return try network.handle(for: library) { () throws(TensorError) in
-            try PluginModel(library, name: name, widths: network.unitChannels, blocks: network.unitBlocks, h: network.h)
+            try PluginModel(library, name: name, widths: network.config.unitChannels, blocks: network.config.unitBlocks, h: network.config.h)
         }
     }
 

@@ -74,7 +74,7 @@ public enum PluginExport {
                     throw .invalidArgument(op: "model_create", detail: "widths \(widths) and blocks \(blocks) must be positive")
                 }
                 if let problem = PluginExport.arch.widthProblem(widths) { throw .invalidArgument(op: "model_create", detail: problem) }
-                out?.pointee = OpaquePointer(Unmanaged.passRetained(ExportedModel(widths: widths, blocks: blocks, h: c.h)).toOpaque())
+                out?.pointee = OpaquePointer(Unmanaged.passRetained(ExportedModel(blocks: blocks, h: c.h)).toOpaque())
             }
         }
         t.pointee.model_destroy = { model in
@@ -211,14 +211,13 @@ func tensors(_ list: UnsafePointer<rs_tensor_in>?, _ count: Int32) -> [Tensor] {
 /// whose storage the workspace's weight cache then recognises without comparing the values.
 /// model_destroy frees all of it.
 final class ExportedModel: Sendable {
-    let widths: [Int], blocks: [Int], h: Float
+    let blocks: [Int], h: Float
     let workspace = KernelWorkspace(weightBudgetBytes: KernelWorkspace.inferenceWeightBudgetBytes)
     /// For calls whose parameters carry no generation: this model's scratch, no kept weights.
     let transient: KernelWorkspace
     private let kept = Locked<(generation: UInt64, byBlock: [Int64: [Tensor]])>((0, [:]))
 
-    init(widths: [Int], blocks: [Int], h: Float) {
-        self.widths = widths
+    init(blocks: [Int], h: Float) {
         self.blocks = blocks
         self.h = h
         transient = KernelWorkspace(weightBudgetBytes: nil, sharingScratch: workspace)

@@ -8,17 +8,13 @@ import Tensor
 
 public final class NetworkState: Sendable {
     /// The network's shape, for the handles plugins make (rs_model_config).
-    public let unitChannels: [Int]
-    public let unitBlocks: [Int]
-    public let h: Float
+    public let config: NetworkConfig
     /// Where inference keeps this network's weight transforms and finds its scratch buffers.
     public let workspace = KernelWorkspace(weightBudgetBytes: KernelWorkspace.inferenceWeightBudgetBytes)
     private let handles = Locked<[ObjectIdentifier: any Sendable]>([:])
 
     init(_ config: NetworkConfig) {
-        unitChannels = config.unitChannels
-        unitBlocks = config.unitBlocks
-        h = config.h
+        self.config = config
     }
 
     /// The handle `owner` (a plugin library) keeps for this network, made on first use.
